@@ -1,0 +1,5 @@
+import sys
+
+from jw2v.cli import main
+
+sys.exit(main())

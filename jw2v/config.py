@@ -1,0 +1,97 @@
+"""Training configuration: a frozen dataclass with word2vec.c's defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Optional
+
+from jw2v.errors import ConfigError
+
+MODELS = ('cbow', 'skipgram')
+OPTIMIZERS = ('sgd', 'adam', 'adagrad', 'rmsprop', 'adamw')
+PATHS = ('sparse', 'reference')
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Hyperparameters of one training run.
+
+  Defaults follow word2vec.c (and gensim, where word2vec.c has none). `alpha=None` means 0.025 for SGD
+  (word2vec.c's skip-gram rate, gensim's rate for both models) and 0.001 for the other optimizers (the
+  book's Adam). `path=None` picks the sparse fast path for SGD and the dense reference path otherwise.
+  """
+  model: str = 'cbow'
+  dim: int = 100
+  window: int = 5
+  negative: int = 5
+  min_count: int = 5
+  max_vocab_size: Optional[int] = None
+  sample: float = 1e-3
+  ns_exponent: float = 0.75
+  shrink_windows: bool = True
+  epochs: int = 5
+  alpha: Optional[float] = None
+  min_alpha: float = 0.0001
+  optimizer: str = 'sgd'
+  path: Optional[str] = None
+  batch_size: int = 1024
+  steps_per_call: int = 64
+  cbow_full_error: bool = True
+  max_sentence_length: int = 10_000
+  seed: int = 1
+
+  def __post_init__(self):
+    def need(ok, msg):
+      if not ok:
+        raise ConfigError(msg)
+
+    need(self.model in MODELS, f'model must be one of {", ".join(MODELS)}, got {self.model!r}')
+    need(self.optimizer in OPTIMIZERS, f'optimizer must be one of {", ".join(OPTIMIZERS)}, got {self.optimizer!r}')
+    need(self.path is None or self.path in PATHS, f'path must be one of {", ".join(PATHS)}, got {self.path!r}')
+    need(not (self.path == 'sparse' and self.optimizer != 'sgd'),
+         f'the sparse path only does SGD; optimizer {self.optimizer!r} needs path="reference"')
+    for name in ('dim', 'window', 'negative', 'min_count', 'epochs', 'batch_size', 'steps_per_call',
+                 'max_sentence_length'):
+      value = getattr(self, name)
+      need(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+           f'{name} must be a whole number >= 1, got {value!r}')
+    need(self.max_vocab_size is None or (isinstance(self.max_vocab_size, int) and self.max_vocab_size >= 2),
+         f'max_vocab_size must be >= 2, got {self.max_vocab_size!r}')
+    need(_finite(self.sample) and self.sample >= 0, f'sample must be >= 0, got {self.sample!r}')
+    need(_finite(self.ns_exponent), f'ns_exponent must be a finite number, got {self.ns_exponent!r}')
+    need(self.alpha is None or (_finite(self.alpha) and self.alpha > 0), f'alpha must be > 0, got {self.alpha!r}')
+    need(_finite(self.min_alpha) and self.min_alpha >= 0, f'min_alpha must be >= 0, got {self.min_alpha!r}')
+    need(self.min_alpha <= self.learning_rate,
+         f'min_alpha ({self.min_alpha}) must not exceed alpha ({self.learning_rate})')
+
+  @property
+  def learning_rate(self) -> float:
+    """The starting learning rate (`alpha`, or the optimizer's default when it is None)."""
+    if self.alpha is not None:
+      return self.alpha
+    return 0.025 if self.optimizer == 'sgd' else 0.001
+
+  @property
+  def update_path(self) -> str:
+    """'sparse' (row updates, cost independent of V) or 'reference' (jax.grad + optax, dense)."""
+    if self.path is not None:
+      return self.path
+    return 'sparse' if self.optimizer == 'sgd' else 'reference'
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, d: dict) -> 'Config':
+    """Builds a Config from a dict (e.g. a parsed config.json); unknown keys are an error."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+      raise ConfigError(f'unknown config keys: {", ".join(unknown)}')
+    return cls(**d)
+
+
+def _finite(x) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

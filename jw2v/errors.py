@@ -1,0 +1,39 @@
+"""Exceptions for input the user can fix. The CLI prints them as one line, without a traceback."""
+
+import contextlib
+
+
+class Jw2vError(Exception):
+  """Base class of jw2v's user-facing errors."""
+
+
+class ConfigError(Jw2vError, ValueError):
+  """An impossible hyperparameter or option."""
+
+
+class DataError(Jw2vError, ValueError):
+  """A corpus, vocabulary or vectors file that cannot be used."""
+
+
+class OutputExistsError(Jw2vError, FileExistsError):
+  """An output directory already holds results that would be overwritten."""
+
+
+class UnknownWordError(Jw2vError, KeyError):
+  """A queried word is not in the vocabulary."""
+
+  def __str__(self):  # KeyError would print the repr of its argument
+    return str(self.args[0])
+
+
+@contextlib.contextmanager
+def reading(path, what: str):
+  """Turns an OSError raised while reading `path` into a one-line DataError naming `what` and the path."""
+  try:
+    yield
+  except FileNotFoundError:
+    raise DataError(f'{what} not found: {path}') from None
+  except IsADirectoryError:
+    raise DataError(f'{what} is a directory, not a file: {path}') from None
+  except OSError as e:
+    raise DataError(f'cannot read {what} {path}: {e.strerror or e}') from None

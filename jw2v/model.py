@@ -1,0 +1,116 @@
+"""The pure model: the chapter's Embedding and Embedding Dot layers, and negative-sampling losses.
+
+params = {'W_in': (V, H), 'W_out': (H, V)}, the shapes of *Deep Learning from Scratch 2*, ch. 4.
+Losses are summed over the batch (per-example SGD semantics, so a learning rate means what it means in
+word2vec.c).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+
+def init_params(key: jax.Array, vocab_size: int, dim: int) -> dict:
+  """word2vec.c's initialisation.
+
+  Args:
+    key: PRNG key.
+    vocab_size: V.
+    dim: H.
+
+  Returns:
+    {'W_in': (V, H) uniform in [-0.5/H, 0.5/H), 'W_out': (H, V) zeros}, float32.
+  """
+  W_in = jax.random.uniform(key, (vocab_size, dim), jnp.float32, -0.5 / dim, 0.5 / dim)
+  return {'W_in': W_in, 'W_out': jnp.zeros((dim, vocab_size), jnp.float32)}
+
+
+def embedding(W_in: jax.Array, idx: jax.Array) -> jax.Array:
+  """The Embedding layer: a one-hot row times W_in is the selected row, `W_in[idx]` (shape idx.shape + (H,))."""
+  return W_in[idx]
+
+
+def embedding_dot(W_out: jax.Array, h: jax.Array, target: jax.Array) -> jax.Array:
+  """The Embedding Dot layer: score of `target` given hidden vector `h`, touching only the target's column.
+
+  Args:
+    W_out: (H, V).
+    h: (..., H), broadcast against the target's vectors.
+    target: int ids of shape (...).
+
+  Returns:
+    `sum(h * W_out.T[target], -1)`.
+  """
+  return jnp.sum(h * W_out.T[target], axis=-1)
+
+
+def negative_sampling_loss(pos_B: jax.Array, neg_BxK: jax.Array, neg_mask_BxK: jax.Array,
+                           weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """Binary logistic loss of one positive and K negative scores per example, summed over the batch.
+
+  Args:
+    pos_B: scores of the positive targets.
+    neg_BxK: scores of the negatives.
+    neg_mask_BxK: 1 where a negative counts, 0 where it equals the positive target (word2vec.c skips it).
+    weight_B: optional per-example weight (0 for padding).
+
+  Returns:
+    Scalar `sum_b w_b * (-log sigmoid(pos_b) - sum_k mask_bk * log sigmoid(-neg_bk))`.
+  """
+  loss_B = -jax.nn.log_sigmoid(pos_B) - jnp.sum(neg_mask_BxK * jax.nn.log_sigmoid(-neg_BxK), axis=-1)
+  if weight_B is not None:
+    loss_B = loss_B * weight_B
+  return jnp.sum(loss_B)
+
+
+def cbow_hidden(W_in: jax.Array, contexts_BxC: jax.Array, mask_BxC: jax.Array) -> jax.Array:
+  """Mean of the context rows of W_in over the real (unmasked) slots; (B, H)."""
+  mask_BxC = mask_BxC.astype(W_in.dtype)
+  total_BxH = jnp.einsum('bch,bc->bh', embedding(W_in, contexts_BxC), mask_BxC)
+  return total_BxH / jnp.maximum(jnp.sum(mask_BxC, axis=-1, keepdims=True), 1.0)
+
+
+def skipgram_loss(params: dict, center_B: jax.Array, context_B: jax.Array, negatives_BxK: jax.Array,
+                  weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """Skip-gram with negative sampling: h = W_in[centre], positive target = context word.
+
+  Args:
+    params: {'W_in': (V, H), 'W_out': (H, V)}.
+    center_B: centre word ids.
+    context_B: context word ids (the positive targets).
+    negatives_BxK: negative word ids.
+    weight_B: optional per-example weight (0 for padding).
+
+  Returns:
+    The loss summed over the batch.
+  """
+  h_BxH = embedding(params['W_in'], center_B)
+  pos_B = embedding_dot(params['W_out'], h_BxH, context_B)
+  neg_BxK = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxK)
+  neg_mask = (negatives_BxK != context_B[:, None]).astype(h_BxH.dtype)
+  return negative_sampling_loss(pos_B, neg_BxK, neg_mask, weight_B)
+
+
+def cbow_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center_B: jax.Array,
+              negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """CBOW with negative sampling: h = mean of the context rows, positive target = centre word.
+
+  Args:
+    params: {'W_in': (V, H), 'W_out': (H, V)}.
+    contexts_BxC: context word ids (C slots; padding slots hold any valid id).
+    mask_BxC: 1 for real context slots, 0 for padding.
+    center_B: centre word ids (the positive targets).
+    negatives_BxK: negative word ids.
+    weight_B: optional per-example weight (0 for padding).
+
+  Returns:
+    The loss summed over the batch.
+  """
+  h_BxH = cbow_hidden(params['W_in'], contexts_BxC, mask_BxC)
+  pos_B = embedding_dot(params['W_out'], h_BxH, center_B)
+  neg_BxK = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxK)
+  neg_mask = (negatives_BxK != center_B[:, None]).astype(h_BxH.dtype)
+  return negative_sampling_loss(pos_B, neg_BxK, neg_mask, weight_B)

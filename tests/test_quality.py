@@ -1,0 +1,35 @@
+"""The issue's acceptance runs on PTB, through the CLI, scored with gensim's evaluators (slow: ~1 min)."""
+
+import logging
+
+import pytest
+
+from jw2v.cli import main
+
+gensim_models = pytest.importorskip('gensim.models')
+from gensim.test.utils import datapath  # noqa: E402
+
+FLOORS = {'skipgram': (0.26, 0.15, 0.028), 'cbow': (0.20, 0.10, 0.033)}
+
+
+def evaluate(path) -> tuple[float, float, float]:
+  """WordSim-353 Spearman, SimLex-999 Spearman, Google analogy accuracy, as gensim computes them."""
+  logging.getLogger('gensim').setLevel(logging.ERROR)
+  kv = gensim_models.KeyedVectors.load_word2vec_format(str(path))
+  ws = kv.evaluate_word_pairs(datapath('wordsim353.tsv'))[1][0]
+  simlex = kv.evaluate_word_pairs(datapath('simlex999.txt'))[1][0]
+  analogy = kv.evaluate_word_analogies(datapath('questions-words.txt'))[0]
+  return ws, simlex, analogy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('model', ['skipgram', 'cbow'])
+def test_ptb_quality_floors(tmp_path, ptb_train, model):
+  out = tmp_path / model
+  assert main(['train', 'ptb', '--out', str(out), '--model', model, '--dim', '100', '--window', '5',
+               '--negative', '5', '--min-count', '1', '--sample', '1e-3', '--epochs', '10', '--seed', '1',
+               '--quiet']) == 0
+  ws, simlex, analogy = evaluate(out / 'vectors.txt')
+  print(f'{model}: WS353 {ws:.3f} SimLex {simlex:.3f} analogy {analogy:.2%}')
+  floor_ws, floor_simlex, floor_analogy = FLOORS[model]
+  assert ws >= floor_ws and simlex >= floor_simlex and analogy >= floor_analogy, (ws, simlex, analogy)

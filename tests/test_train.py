@@ -1,0 +1,177 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jw2v
+from jw2v.batches import CbowBatch, SkipgramBatch
+from jw2v.train import make_optimizer
+from conftest import write_text
+
+V, H, B, K = 40, 8, 32, 4
+
+
+def _params(seed=0):
+  k1, k2 = jax.random.split(jax.random.key(seed))
+  return {'W_in': 0.3 * jax.random.normal(k1, (V, H)), 'W_out': 0.3 * jax.random.normal(k2, (H, V))}
+
+
+def _sg_batch(seed=0, n=B, ids=V):
+  rng = np.random.default_rng(seed)
+  return SkipgramBatch(jnp.asarray(rng.integers(0, ids, n), jnp.int32),
+                       jnp.asarray(rng.integers(0, ids, n), jnp.int32), jnp.ones(n, jnp.float32))
+
+
+def _cbow_batch(seed=0, n=B, contexts=None):
+  rng = np.random.default_rng(seed)
+  if contexts is None:
+    contexts = rng.integers(0, V, (n, 4))
+  mask = (rng.random((n, 4)) < 0.6).astype(np.float32)
+  mask[:, 0] = 1
+  return CbowBatch(jnp.asarray(contexts, jnp.int32), jnp.asarray(mask), jnp.asarray(rng.integers(0, V, n), jnp.int32),
+                   jnp.ones(n, jnp.float32))
+
+
+def _config(model, **kw):
+  return jw2v.Config(model=model, dim=H, negative=K, **kw)
+
+
+def _cdf():
+  return jnp.asarray(jw2v.noise_cdf(np.arange(V, 0, -1)))
+
+
+def _one_step(config, params, batch, lr=0.1):
+  state = jw2v.init_state(config, params, key=jax.random.key(7))
+  state, loss = jax.jit(jw2v.make_step(config))(state, batch, jnp.float32(lr), _cdf())
+  return jw2v.params_of(state), float(loss)
+
+
+@pytest.mark.parametrize('model, batch', [('skipgram', _sg_batch()), ('cbow', _cbow_batch())])
+def test_sparse_step_equals_reference_sgd_step(model, batch):
+  params = _params()
+  sparse, loss_s = _one_step(_config(model, cbow_full_error=False), params, batch)
+  reference, loss_r = _one_step(_config(model, path='reference'), params, batch)
+  np.testing.assert_allclose(loss_s, loss_r, rtol=1e-6)
+  for name in ('W_in', 'W_out'):
+    np.testing.assert_allclose(sparse[name], reference[name], rtol=1e-5, atol=1e-7)
+    assert not np.allclose(sparse[name], params[name])
+
+
+def test_cbow_full_error_gives_each_context_the_whole_gradient():
+  contexts = np.stack([np.random.default_rng(0).permutation(V)[:4] for _ in range(B)])
+  batch = _cbow_batch(contexts=contexts, n=B)
+  params = _params()
+  single = CbowBatch(*(a[:1] for a in batch))  # one example: no sharing between examples
+  mean, _ = _one_step(_config('cbow', cbow_full_error=False), params, single)
+  full, _ = _one_step(_config('cbow', cbow_full_error=True), params, single)
+  count = float(single.mask_BxC.sum())
+  delta_mean = np.asarray(mean['W_in'] - params['W_in'])
+  delta_full = np.asarray(full['W_in'] - params['W_in'])
+  np.testing.assert_allclose(delta_full, count * delta_mean, rtol=1e-4, atol=1e-8)
+  np.testing.assert_allclose(full['W_out'], mean['W_out'], rtol=1e-6)
+  assert count > 1
+
+
+@pytest.mark.parametrize('model, batch', [('skipgram', _sg_batch(n=4, ids=10)), ('cbow', _cbow_batch(n=4))])
+def test_sparse_step_touches_only_rows_in_the_batch(model, batch):
+  config = _config(model)
+  params = _params()
+  state = jw2v.init_state(config, params, key=jax.random.key(7))
+  negatives = np.asarray(jw2v.draw_negatives(jax.random.fold_in(state.key, 0), _cdf(), (4, K)))
+  new, _ = _one_step(config, params, batch)
+  if model == 'skipgram':
+    used_in, target = np.asarray(batch.center_B), np.asarray(batch.context_B)
+  else:
+    used_in, target = np.asarray(batch.contexts_BxC)[np.asarray(batch.mask_BxC) > 0], np.asarray(batch.center_B)
+  changed_in = np.flatnonzero(np.any(new['W_in'] != params['W_in'], axis=1))
+  changed_out = np.flatnonzero(np.any(new['W_out'] != params['W_out'], axis=0))
+  assert set(changed_in) <= set(used_in.ravel()) and len(changed_in) > 0
+  assert set(changed_out) <= set(target) | set(negatives.ravel())
+  assert len(changed_in) < V and len(changed_out) < V
+
+
+def test_multi_step_runs_exactly_n_steps():
+  config = _config('skipgram')
+  step = jw2v.make_step(config)
+  chunk = SkipgramBatch(*(jnp.stack([getattr(_sg_batch(s), f) for s in (1, 2, 3)])
+                          for f in SkipgramBatch._fields))
+  progress = jnp.array([0.0, 0.3, 0.6], jnp.float32)
+  schedule = optax.linear_schedule(0.1, 0.01, 1)
+  multi = jw2v.make_multi_step(step, schedule)
+  state, losses = multi(jw2v.init_state(config, _params(), key=jax.random.key(1)), chunk, progress, 2, _cdf())
+  expected = jw2v.init_state(config, _params(), key=jax.random.key(1))
+  for i in range(2):
+    expected, loss = step(expected, jax.tree.map(lambda a: a[i], chunk), schedule(progress[i]), _cdf())
+    np.testing.assert_allclose(losses[i], loss, rtol=1e-5)
+  assert losses[2] == 0.0 and int(state.step) == 2
+  np.testing.assert_allclose(jw2v.params_of(state)['W_in'], jw2v.params_of(expected)['W_in'], rtol=1e-5)
+
+
+@pytest.fixture(scope='module')
+def small_corpus(tmp_path_factory):
+  rng = np.random.default_rng(0)
+  words = [f'w{i}' for i in range(60)]
+  lines = [' '.join(rng.choice(words, size=rng.integers(3, 15), p=_zipf(60))) for _ in range(600)]
+  path = write_text(tmp_path_factory.mktemp('c') / 'c.txt', '\n'.join(lines))
+  return jw2v.load_corpus(path, min_count=1)[:2]
+
+
+def _zipf(n):
+  p = 1.0 / np.arange(1, n + 1)
+  return p / p.sum()
+
+
+@pytest.mark.parametrize('kw', [dict(model='skipgram'), dict(model='cbow'),
+                                dict(model='cbow', optimizer='adam', batch_size=64)])
+def test_training_lowers_the_loss(small_corpus, kw):
+  corpus, vocab = small_corpus
+  config = jw2v.Config(**{**dict(dim=16, min_count=1, epochs=4, batch_size=128, steps_per_call=4), **kw})
+  result = jw2v.train(corpus, vocab, config, progress=False)
+  losses = [e['loss'] for e in result.history['epochs']]
+  assert losses[-1] < losses[0] and all(np.isfinite(losses))
+  assert result.params['W_in'].shape == (len(vocab), 16) and result.params['W_out'].shape == (16, len(vocab))
+  assert all(e['seconds'] > 0 and e['words_per_sec'] > 0 and e['examples'] > 0 for e in result.history['epochs'])
+
+
+def test_same_seed_same_vectors(small_corpus):
+  corpus, vocab = small_corpus
+  config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2, steps_per_call=4)
+  a = jw2v.train(corpus, vocab, config, progress=False).params
+  b = jw2v.train(corpus, vocab, config, progress=False).params
+  c = jw2v.train(corpus, vocab, dataclasses.replace(config, seed=2), progress=False).params
+  np.testing.assert_array_equal(a['W_in'], b['W_in'])
+  np.testing.assert_array_equal(a['W_out'], b['W_out'])
+  assert not np.allclose(a['W_in'], c['W_in'])
+
+
+def test_training_continues_from_given_params(small_corpus):
+  corpus, vocab = small_corpus
+  config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2)
+  first = jw2v.train(corpus, vocab, config, progress=False)
+  more = jw2v.train(corpus, vocab, config, params=first.params, progress=False)
+  assert more.history['epochs'][0]['loss'] < first.history['epochs'][0]['loss']
+
+
+def test_custom_optax_optimizer_on_reference_path(small_corpus):
+  corpus, vocab = small_corpus
+  config = jw2v.Config(model='cbow', dim=8, min_count=1, epochs=2, optimizer='adam')
+  result = jw2v.train(corpus, vocab, config, optimizer=optax.adagrad(0.05), progress=False)
+  losses = [e['loss'] for e in result.history['epochs']]
+  assert losses[1] < losses[0]
+
+
+def test_divergence_is_reported(small_corpus):
+  corpus, vocab = small_corpus
+  with pytest.raises(FloatingPointError, match='lower learning rate'):
+    jw2v.train(corpus, vocab, jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1, alpha=1e30),
+               progress=False)
+
+
+def test_named_optimizer_lets_the_loop_set_the_rate():
+  opt = make_optimizer(jw2v.Config(optimizer='adam'))
+  state = opt.init({'w': jnp.zeros(3)})
+  assert 'learning_rate' in state.hyperparams
+  np.testing.assert_allclose(state.hyperparams['learning_rate'], 0.001)
