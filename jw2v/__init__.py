@@ -3,6 +3,7 @@
 from jw2v.batches import CbowBatch, SkipgramBatch, draw_negatives
 from jw2v.config import Config
 from jw2v.corpus import Corpus, encode, load_corpus, read_text, resolve_corpus
+from jw2v.evaluate import AnalogyResult, WordPairsResult, evaluate_word_analogies, evaluate_word_pairs, standard_set
 from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, UnknownWordError
 from jw2v.grads import cbow_grads, skipgram_grads
 from jw2v.model import cbow_loss, embedding, embedding_dot, init_params, negative_sampling_loss, skipgram_loss
@@ -16,6 +17,7 @@ from jw2v.vocab import Vocab, build_vocab, keep_probabilities, noise_cdf
 __version__ = '0.1.0'
 
 __all__ = [
+    'AnalogyResult', 'WordPairsResult', 'evaluate_word_analogies', 'evaluate_word_pairs', 'standard_set',
     'CbowBatch', 'Config', 'ConfigError', 'Corpus', 'DataError', 'Jw2vError', 'OutputExistsError', 'Run',
     'SkipgramBatch', 'SparseState', 'TrainResult', 'TrainState', 'UnknownWordError', 'Vocab', 'WordVectors',
     'build_vocab', 'cbow_grads', 'cbow_loss', 'draw_negatives', 'embedding', 'embedding_dot', 'encode',

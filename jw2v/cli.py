@@ -1,4 +1,4 @@
-"""The `jw2v` command: train, similar, analogy."""
+"""The `jw2v` command: train, similar, analogy, eval, export, plot."""
 
 from __future__ import annotations
 
@@ -56,6 +56,31 @@ def build_parser() -> argparse.ArgumentParser:
       p.add_argument('words', nargs=3, metavar=('A', 'B', 'C'))
     p.add_argument('-n', '--topn', type=int, default=10, help='how many results (default 10)')
     p.set_defaults(func=_similar if name == 'similar' else _analogy)
+
+  ev = sub.add_parser('eval', help='score vectors on WordSim-353, SimLex-999 and the Google analogies',
+                      description='Score vectors as gensim does, on the sets that ship with gensim (or others '
+                                  'in the same formats).')
+  ev.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
+  ev.add_argument('--pairs', nargs='+', metavar='FILE', help='word-pair files (default: WordSim-353, SimLex-999)')
+  ev.add_argument('--analogies', metavar='FILE', help='analogy file (default: Google analogies)')
+  ev.add_argument('--restrict-vocab', type=int, default=300_000, help='use only the N most frequent words')
+  ev.add_argument('--case-sensitive', action='store_true', help='do not fold case (gensim folds by default)')
+  ev.add_argument('--json', metavar='PATH', help='also write the results as JSON')
+  ev.set_defaults(func=_eval)
+
+  ex = sub.add_parser('export', help='write vectors as word2vec text/binary or for the TensorBoard projector')
+  ex.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
+  ex.add_argument('out', metavar='OUT', help='output file (text, binary) or directory (projector)')
+  ex.add_argument('--format', choices=('text', 'binary', 'projector'), default='projector')
+  ex.set_defaults(func=_export)
+
+  pl = sub.add_parser('plot', help='PNG plots: a PCA projection of chosen words and the loss curve',
+                      description='Writes words.png (2-D PCA of --words) and, for a training output '
+                                  'directory, loss.png (mean loss per epoch).')
+  pl.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
+  pl.add_argument('--words', nargs='+', default=(), metavar='WORD', help='words to project')
+  pl.add_argument('--out-dir', metavar='DIR', help='where the PNGs go (default: VECTORS if a directory)')
+  pl.set_defaults(func=_plot)
   return parser
 
 
@@ -102,6 +127,78 @@ def _analogy(args) -> int:
   a, b, c = args.words
   _print_neighbours(WordVectors.load(args.vectors).most_similar(positive=[b, c], negative=[a],
                                                                   topn=_topn(args.topn)))
+  return 0
+
+
+def _eval(args) -> int:
+  import json
+  from pathlib import Path
+  from jw2v.atomic import atomic_write
+  from jw2v.evaluate import evaluate_word_analogies, evaluate_word_pairs, standard_set
+  from jw2v.vectors import WordVectors
+
+  vectors = WordVectors.load(args.vectors)
+  options = dict(restrict_vocab=args.restrict_vocab, case_insensitive=not args.case_sensitive)
+  pair_files = ([(Path(p).stem, p) for p in args.pairs] if args.pairs else
+                [('WordSim-353', standard_set('wordsim353')), ('SimLex-999', standard_set('simlex999'))])
+  analogy_file = args.analogies or standard_set('analogies')
+  results = {'vectors': str(args.vectors), 'pairs': {}, 'analogies': {}}
+  print(f'{"benchmark":<22}{"score":>9}  {"detail":<38}{"OOV":>7}')
+  for name, path in pair_files:
+    r = evaluate_word_pairs(vectors, path, **options)
+    results['pairs'][name] = {**r._asdict(), 'file': str(path)}
+    print(f'{name:<22}{r.spearman:>9.4f}  {f"Spearman; Pearson {r.pearson:.4f}, {r.pairs} pairs":<38}'
+          f'{r.oov_ratio:>6.1f}%')
+  r = evaluate_word_analogies(vectors, analogy_file, **options)
+  semantic, syntactic = r.subtotal(syntactic=False), r.subtotal(syntactic=True)
+  correct, attempted = sum(c for c, _ in r.sections.values()), sum(a for _, a in r.sections.values())
+  results['analogies'] = {'file': str(analogy_file), 'accuracy': r.accuracy, 'oov_ratio': r.oov_ratio,
+                          'questions': r.questions, 'semantic': semantic, 'syntactic': syntactic,
+                          'sections': r.sections}
+  name = 'Google analogies' if not args.analogies else Path(args.analogies).stem
+  print(f'{name:<22}{100 * r.accuracy:>8.2f}%  {f"{correct}/{attempted} correct":<38}{r.oov_ratio:>6.1f}%')
+  for label, (c, a) in (('  semantic', semantic), ('  syntactic', syntactic)):
+    print(f'{label:<22}{100 * c / a if a else 0.0:>8.2f}%  {f"{c}/{a} correct":<38}')
+  if args.json:
+    with atomic_write(args.json, 'w', encoding='utf-8') as f:
+      json.dump(results, f, indent=2)
+      f.write('\n')
+  return 0
+
+
+def _export(args) -> int:
+  from jw2v.vectors import WordVectors
+  vectors = WordVectors.load(args.vectors)
+  if args.format == 'projector':
+    paths = vectors.save_projector(args.out)
+    print(f'wrote {paths[0]} and {paths[1]} (load them at projector.tensorflow.org)')
+  else:
+    vectors.save(args.out, binary=args.format == 'binary')
+    print(f'wrote {args.out}')
+  return 0
+
+
+def _plot(args) -> int:
+  import json
+  from pathlib import Path
+  from jw2v.errors import DataError
+  from jw2v.plots import plot_loss, plot_words
+  from jw2v.vectors import WordVectors
+
+  source = Path(args.vectors)
+  out = Path(args.out_dir) if args.out_dir else (source if source.is_dir() else None)
+  if out is None:
+    raise DataError('--out-dir is needed when VECTORS is a file')
+  history = source / 'history.json' if source.is_dir() else None
+  if not args.words and not (history and history.is_file()):
+    raise DataError('nothing to plot: give --words, or a training output directory with history.json')
+  out.mkdir(parents=True, exist_ok=True)
+  if args.words:
+    plot_words(WordVectors.load(source), args.words, out / 'words.png')
+    print(f'wrote {out / "words.png"}')
+  if history and history.is_file():
+    plot_loss(json.loads(history.read_text(encoding='utf-8')), out / 'loss.png')
+    print(f'wrote {out / "loss.png"}')
   return 0
 
 

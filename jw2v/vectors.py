@@ -78,41 +78,161 @@ class WordVectors:
       raise UnknownWordError(f'word {word!r} is not in the vocabulary ({len(self)} words)') from None
 
   @functools.cached_property
+  def norms(self) -> np.ndarray:
+    """(V,) float32 Euclidean norm of each row (as gensim computes it)."""
+    return np.linalg.norm(self.vectors, axis=1)
+
+  @functools.cached_property
   def unit_vectors(self) -> jax.Array:
     """Rows scaled to unit length (zero rows stay zero), on the default device."""
-    v = jnp.asarray(self.vectors)
-    return v / jnp.maximum(jnp.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return jnp.asarray(self.vectors / np.maximum(self.norms, 1e-12)[:, None])
+
+  def similarity(self, w1: str, w2: str) -> float:
+    """Cosine similarity of two words."""
+    u1, u2 = (self.vectors[self.get_index(w)].astype(np.float64) for w in (w1, w2))
+    return float(u1 @ u2 / max(np.linalg.norm(u1) * np.linalg.norm(u2), 1e-300))
+
+  def top_similar(self, queries_QxH, k: int, exclude_QxE=None, restrict_vocab: Optional[int] = None):
+    """The k rows most cosine-similar to each query, for many queries in one jitted matrix product.
+
+    Args:
+      queries_QxH: query vectors (any length; they are normalised).
+      k: neighbours per query.
+      exclude_QxE: optional row indices never to return for each query (-1 for none).
+      restrict_vocab: search only the first this many rows.
+
+    Returns:
+      (similarities_QxK, indices_QxK) as numpy arrays, most similar first.
+    """
+    unit_VxH = self.unit_vectors[:restrict_vocab] if restrict_vocab else self.unit_vectors
+    queries_QxH = np.asarray(queries_QxH, np.float32)
+    n = len(queries_QxH)
+    exclude_QxE = np.full((n, 1), -1, np.int32) if exclude_QxE is None else np.asarray(exclude_QxE, np.int32)
+    k = min(k, unit_VxH.shape[0])
+    block = min(_QUERY_BLOCK, 1 << max(n - 1, 0).bit_length())  # few distinct shapes, few compilations
+    sims, idx = [], []
+    for start in range(0, n, block):
+      q, e = queries_QxH[start:start + block], exclude_QxE[start:start + block]
+      pad = block - len(q)
+      s, i = _top_cosine_block(unit_VxH, np.pad(q, ((0, pad), (0, 0))), np.pad(e, ((0, pad), (0, 0)),
+                                                                             constant_values=-1), k)
+      sims.append(np.asarray(s)[:len(q)])
+      idx.append(np.asarray(i)[:len(q)])
+    return np.concatenate(sims), np.concatenate(idx)
+
+  def _rows(self, words) -> list:
+    words = [words] if isinstance(words, str) else list(words)
+    return [self.get_index(w) for w in words]
 
   def most_similar(self, positive: Sequence[str] | str = (), negative: Sequence[str] | str = (),
-                   topn: int = 10) -> list[tuple[str, float]]:
+                   topn: int = 10, restrict_vocab: Optional[int] = None) -> list[tuple[str, float]]:
     """Nearest words by cosine similarity to the mean of unit vectors (3CosAdd), as gensim computes it.
 
     Args:
       positive: words that count positively.
       negative: words that count negatively.
       topn: how many results.
+      restrict_vocab: search only the first this many words (the most frequent ones).
 
     Returns:
       [(word, similarity)], most similar first, the query words excluded.
     """
-    positive = [positive] if isinstance(positive, str) else list(positive)
-    negative = [negative] if isinstance(negative, str) else list(negative)
-    if not positive and not negative:
+    pos, neg = self._rows(positive), self._rows(negative)
+    if not pos and not neg:
       raise ValueError('most_similar needs at least one word')
-    rows = [self.get_index(w) for w in positive + negative]
-    weights = np.array([1.0] * len(positive) + [-1.0] * len(negative), np.float32)
-    k = min(topn + len(rows), len(self))
-    sims, idx = _top_cosine(self.unit_vectors, jnp.asarray(rows), jnp.asarray(weights), k)
-    exclude = set(rows)
-    result = [(self.words[i], float(s)) for s, i in zip(np.asarray(sims), np.asarray(idx)) if i not in exclude]
-    return result[:topn]
+    unit = self.unit_vectors
+    query = unit[jnp.asarray(pos, int)].sum(0) - unit[jnp.asarray(neg, int)].sum(0)
+    sims, idx = self.top_similar(query[None], topn, np.array([pos + neg]), restrict_vocab)
+    return _labelled(self.words, sims[0], idx[0])
+
+  def most_similar_batch(self, words: Sequence[str], topn: int = 10) -> list[list[tuple[str, float]]]:
+    """`most_similar(word, topn=topn)` for many words, in one batched device computation."""
+    rows = self._rows(words)
+    sims, idx = self.top_similar(self.unit_vectors[jnp.asarray(rows)], topn, np.array(rows)[:, None])
+    return [_labelled(self.words, srow, irow) for srow, irow in zip(sims, idx)]
+
+  def most_similar_cosmul(self, positive: Sequence[str] | str = (), negative: Sequence[str] | str = (),
+                          topn: int = 10, restrict_vocab: Optional[int] = None) -> list[tuple[str, float]]:
+    """3CosMul (Levy and Goldberg, 2014): prod((1 + cos(w, p)) / 2) / (prod((1 + cos(w, n)) / 2) + 1e-6).
+
+    Args:
+      positive, negative, topn: as in `most_similar` (at least one positive word is needed).
+      restrict_vocab: search only the first this many words. (gensim 4.4 accepts this argument but
+        ignores it; here it is honoured.)
+
+    Returns:
+      [(word, score)], best first, the query words excluded.
+    """
+    pos, neg = self._rows(positive), self._rows(negative)
+    if not pos:
+      raise ValueError('most_similar_cosmul needs at least one positive word')
+    unit_VxH = self.unit_vectors[:restrict_vocab] if restrict_vocab else self.unit_vectors
+    scores, idx = _top_cosmul(unit_VxH, self.unit_vectors[jnp.asarray(pos)], self.unit_vectors[jnp.asarray(neg, int)],
+                              jnp.asarray(pos + neg), min(topn, unit_VxH.shape[0]))
+    return _labelled(self.words, np.asarray(scores), np.asarray(idx))
+
+  def doesnt_match(self, words: Sequence[str]) -> str:
+    """The word furthest from the mean of the others' unit vectors (unknown words are ignored, as gensim)."""
+    used = [w for w in words if w in self]
+    if not used:
+      raise ValueError('doesnt_match needs at least one known word')
+    unit = self.vectors[self._rows(used)] / self.norms[self._rows(used)][:, None]
+    mean = unit.mean(0)
+    dists = unit @ (mean / max(np.linalg.norm(mean), 1e-30))
+    return sorted(zip(dists.tolist(), used), reverse=True)[-1][1]
+
+  def rank(self, w1: str, w2: str) -> int:
+    """1 + the number of words (other than w1) more similar to w1 than w2 is."""
+    i1, i2 = self.get_index(w1), self.get_index(w2)
+    sims = np.asarray(self.unit_vectors @ self.unit_vectors[i1])
+    closer = sims > sims[i2]
+    closer[i1] = False
+    return int(closer.sum()) + 1
+
+  def save_projector(self, directory) -> tuple[Path, Path]:
+    """Writes `vectors.tsv` and `metadata.tsv` for the TensorBoard embedding projector.
+
+    Returns:
+      The two paths.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fmt = '\t'.join(['%.9g'] * self.vectors.shape[1])
+    with atomic_write(directory / 'vectors.tsv', 'w', encoding='utf-8') as f:
+      for row in self.vectors.tolist():
+        f.write(fmt % tuple(row) + '\n')
+    with atomic_write(directory / 'metadata.tsv', 'w', encoding='utf-8') as f:
+      for word in self.words:
+        f.write(word + '\n')
+    return directory / 'vectors.tsv', directory / 'metadata.tsv'
+
+
+_QUERY_BLOCK = 512
+
+
+def _labelled(words, sims, idx) -> list[tuple[str, float]]:
+  """[(word, score)], leaving out excluded rows (scored -inf when fewer words remain than asked for)."""
+  return [(words[i], float(s)) for s, i in zip(sims, idx) if s > -np.inf]
 
 
 @functools.partial(jax.jit, static_argnums=(3,))
-def _top_cosine(unit_VxH, rows, weights, k):
-  query_H = jnp.sum(unit_VxH[rows] * weights[:, None], axis=0)
-  query_H = query_H / jnp.maximum(jnp.linalg.norm(query_H), 1e-12)
-  return jax.lax.top_k(unit_VxH @ query_H, k)
+def _top_cosine_block(unit_VxH, queries_QxH, exclude_QxE, k):
+  queries_QxH = queries_QxH / jnp.maximum(jnp.linalg.norm(queries_QxH, axis=1, keepdims=True), 1e-12)
+  sims_QxV = queries_QxH @ unit_VxH.T
+  rows_Qx1 = jnp.arange(queries_QxH.shape[0])[:, None]
+  # Excluded rows get -inf; a -1 (no exclusion) index is sent out of bounds and dropped.
+  excl = jnp.where(exclude_QxE < 0, unit_VxH.shape[0], exclude_QxE)
+  sims_QxV = sims_QxV.at[rows_Qx1, excl].set(-jnp.inf, mode='drop')
+  return jax.lax.top_k(sims_QxV, k)
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _top_cosmul(unit_VxH, pos_PxH, neg_NxH, exclude_E, k):
+  pos_VxP = (1.0 + unit_VxH @ pos_PxH.T) / 2.0
+  neg_VxN = (1.0 + unit_VxH @ neg_NxH.T) / 2.0
+  scores_V = jnp.prod(pos_VxP, axis=1) / (jnp.prod(neg_VxN, axis=1) + 1e-6)
+  scores_V = scores_V.at[exclude_E].set(-jnp.inf, mode='drop')
+  return jax.lax.top_k(scores_V, k)
 
 
 def save_word2vec(path, words: Iterable[str], vectors: np.ndarray, binary: bool = False) -> None:

@@ -125,3 +125,34 @@ def test_console_script_and_module_exit_codes(tmp_path, trained_dir):
     assert bad.returncode == 1 and 'Traceback' not in bad.stderr
     assert bad.stderr.strip().splitlines() == [f'jw2v: error: corpus not found: {tmp_path / "nope.txt"} '
                                                '(not a file, nor a dataset name: ptb)']
+
+
+def test_eval_prints_a_table_and_writes_json(tmp_path, capsys, trained_dir):
+  pytest.importorskip('gensim')
+  pairs = write_text(tmp_path / 'pairs.tsv', 'cat\tdog\t8\nking\tqueen\t9\nmat\tlog\t3\ncat\tking\t1\n')
+  analogies = write_text(tmp_path / 'q.txt', ': animals\ncat dog king queen\n: gram-x\nman woman king queen\n')
+  assert main(['eval', str(trained_dir), '--pairs', str(pairs), '--analogies', str(analogies),
+               '--json', str(tmp_path / 'r.json')]) == 0
+  out = capsys.readouterr().out
+  assert 'pairs' in out and 'semantic' in out and 'syntactic' in out
+  import json
+  results = json.loads((tmp_path / 'r.json').read_text())
+  assert results['pairs']['pairs']['pairs'] == 4 and results['analogies']['questions'] == 2
+  assert set(results['analogies']['sections']) == {'animals', 'gram-x'}
+  assert main(['eval', str(trained_dir / 'vectors.bin')]) == 0  # the standard sets from gensim
+  assert 'WordSim-353' in capsys.readouterr().out
+
+
+def test_export_and_plot(tmp_path, capsys, trained_dir):
+  assert main(['export', str(trained_dir), str(tmp_path / 'proj')]) == 0
+  assert (tmp_path / 'proj' / 'metadata.tsv').read_text().splitlines() == list(jw2v.load_run(trained_dir).vocab.words)
+  assert main(['export', str(trained_dir), str(tmp_path / 'v.bin'), '--format', 'binary']) == 0
+  np.testing.assert_array_equal(jw2v.load_word2vec(tmp_path / 'v.bin').vectors,
+                                jw2v.WordVectors.load(trained_dir).vectors)
+  pytest.importorskip('matplotlib')
+  out = tmp_path / 'plots'
+  assert main(['plot', str(trained_dir), '--words', 'cat', 'dog', 'king', 'queen', '--out-dir', str(out)]) == 0
+  assert sorted(p.name for p in out.iterdir()) == ['loss.png', 'words.png']
+  _fails(capsys, ['plot', str(trained_dir / 'vectors.txt'), '--words', 'cat', 'dog'], '--out-dir')
+  _fails(capsys, ['plot', str(trained_dir), '--words', 'cat', 'zebra', '--out-dir', str(out)], 'zebra')
+  _fails(capsys, ['eval', str(tmp_path / 'none.txt')], 'not found')

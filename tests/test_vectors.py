@@ -76,3 +76,64 @@ def test_lookup(vectors):
     vectors.most_similar('bird')
   with pytest.raises(ValueError):
     vectors.vectors[0, 0] = 1.0  # immutable
+
+
+@pytest.fixture
+def many():
+  rng = np.random.default_rng(1)
+  words = tuple(f'w{i}' for i in range(200)) + ('Cat', 'cat')
+  return WordVectors(words, rng.normal(size=(len(words), 12)).astype(np.float32))
+
+
+def _kv(vectors):
+  kv = KeyedVectors(vectors.vectors.shape[1])
+  kv.add_vectors(list(vectors.words), vectors.vectors)
+  return kv
+
+
+def _assert_same_ranking(ours, theirs):
+  assert [w for w, _ in ours] == [w for w, _ in theirs]
+  np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('pos, neg, restrict', [(['w1'], [], None), (['w1', 'w2'], ['w3'], None),
+                                                (['w5', 'cat'], ['w7'], 50), (['Cat'], ['w0', 'w9'], 120)])
+def test_most_similar_and_cosmul_match_gensim(many, pos, neg, restrict):
+  kv = _kv(many)
+  _assert_same_ranking(many.most_similar(pos, neg, topn=7, restrict_vocab=restrict),
+                       kv.most_similar(pos, neg, topn=7, restrict_vocab=restrict))
+  if restrict is None:  # gensim 4.4 ignores restrict_vocab in most_similar_cosmul
+    _assert_same_ranking(many.most_similar_cosmul(pos, neg, topn=7), kv.most_similar_cosmul(pos, neg, topn=7))
+  else:
+    assert all(many.index[w] < restrict for w, _ in many.most_similar_cosmul(pos, neg, restrict_vocab=restrict))
+
+
+def test_similarity_doesnt_match_and_rank_match_gensim(many):
+  kv = _kv(many)
+  for a, b in (('w1', 'w2'), ('cat', 'Cat'), ('w3', 'w3')):
+    assert many.similarity(a, b) == pytest.approx(float(kv.similarity(a, b)), abs=1e-6)
+    assert many.rank(a, b) == kv.rank(a, b)
+  for group in (['w1', 'w2', 'w3', 'w4'], ['cat', 'Cat', 'w10', 'zebra']):
+    assert many.doesnt_match(group) == kv.doesnt_match(group)
+
+
+def test_batch_queries_equal_single_queries(many):
+  batch = many.most_similar_batch(['w1', 'w2', 'cat'], topn=5)
+  for word, result in zip(('w1', 'w2', 'cat'), batch):
+    _assert_same_ranking(result, many.most_similar(word, topn=5))
+  rows = np.arange(700) % len(many)  # more queries than one device block
+  sims, idx = many.top_similar(many.vectors[rows], 3)
+  assert idx.shape == (700, 3) and np.all(idx[:, 0] == rows)
+  np.testing.assert_allclose(sims[:, 0], 1.0, rtol=1e-5)
+
+
+def test_topn_beyond_the_vocabulary_never_returns_query_words(vectors):
+  result = vectors.most_similar(['cat', 'dog'], topn=100)
+  assert len(result) == len(WORDS) - 2 and not {'cat', 'dog'} & {w for w, _ in result}
+
+
+def test_projector_export(tmp_path, vectors):
+  vec_path, meta_path = vectors.save_projector(tmp_path / 'proj')
+  rows = [line.split('\t') for line in vec_path.read_text(encoding='utf-8').splitlines()]
+  np.testing.assert_array_equal(np.array(rows, dtype=np.float32), vectors.vectors)
+  assert tuple(meta_path.read_text(encoding='utf-8').splitlines()) == WORDS
