@@ -1,6 +1,6 @@
 """jw2v: word2vec (CBOW and skip-gram with negative sampling) as pure JAX functions."""
 
-from jw2v.batches import CbowBatch, SkipgramBatch, draw_negatives
+from jw2v.batches import CbowBatch, SkipgramBatch, draw_negatives, step_negatives
 from jw2v.config import Config
 from jw2v.corpus import Corpus, encode, load_corpus, read_text, resolve_corpus
 from jw2v.evaluate import AnalogyResult, WordPairsResult, evaluate_word_analogies, evaluate_word_pairs, standard_set
@@ -24,5 +24,5 @@ __all__ = [
     'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
     'make_multi_step', 'make_step', 'negative_sampling_loss', 'noise_cdf', 'params_of', 'read_text',
     'reference_step', 'resolve_corpus', 'save_run', 'save_word2vec', 'skipgram_grads', 'skipgram_loss',
-    'sparse_step', 'train',
+    'sparse_step', 'step_negatives', 'train',
 ]

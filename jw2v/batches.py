@@ -1,14 +1,20 @@
-"""Training examples: subsampling, shrinking windows, pairs / context rows, fixed-shape chunks, negatives.
+"""Training examples, made on the device: subsampling, shrinking windows, pairs / context rows, negatives.
 
-Host side (numpy, vectorised over a block of the corpus): subsample, draw each centre's window, make
-skip-gram (centre, context) pairs or CBOW (contexts, centre) rows, and cut them into chunks of
-`steps_per_call` batches of `batch_size` examples. Device side (`draw_negatives`): negatives from the
-unigram^0.75 distribution, drawn inside the jitted step.
+The host cuts the corpus into blocks of whole sentences, padded to a fixed size T (`corpus_blocks`). For
+each block, one jitted function (`make_examples`) subsamples the tokens (word2vec.c's keep probability,
+redrawn every epoch), draws each centre's window, and writes the block's examples, in corpus order and
+never across a sentence boundary, to the front of fixed-size device buffers: skip-gram (centre, context)
+pairs, or CBOW rows of up to 2 * window masked contexts. Training steps then slice consecutive batches out
+of those buffers (`batch_at`), and negatives are drawn on the device from the unigram^0.75 distribution
+(`draw_negatives`, `step_negatives`). Nothing loops over tokens in Python, and no batch crosses the
+host-device boundary.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple
+import queue
+import threading
+from typing import Iterable, Iterator, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,174 +24,163 @@ from jw2v.corpus import Corpus
 
 
 class SkipgramBatch(NamedTuple):
-  """Skip-gram examples; a leading steps axis S is added when batches are stacked into a chunk."""
-  center_B: np.ndarray   # int32
-  context_B: np.ndarray  # int32
-  weight_B: np.ndarray   # float32: 1 for real examples, 0 for padding
+  """Skip-gram examples; a leading steps axis S is added when batches are stacked."""
+  center_B: jax.Array   # int32
+  context_B: jax.Array  # int32
+  weight_B: jax.Array   # float32: 1 for real examples, 0 for padding
 
 
 class CbowBatch(NamedTuple):
   """CBOW examples: the context words of each centre (padding slots masked out)."""
-  contexts_BxC: np.ndarray  # int32
-  mask_BxC: np.ndarray      # float32: 1 for a real context slot
-  center_B: np.ndarray      # int32
-  weight_B: np.ndarray      # float32
+  contexts_BxC: jax.Array  # int32
+  mask_BxC: jax.Array      # float32: 1 for a real context slot
+  center_B: jax.Array      # int32
+  weight_B: jax.Array      # float32
 
 
-class Chunk(NamedTuple):
-  """`steps_per_call` batches stacked for one `lax.scan`.
+class Block(NamedTuple):
+  """Whole sentences of the corpus, padded to T tokens.
 
   Attributes:
-    batch: SkipgramBatch or CbowBatch with arrays of shape (S, B, ...).
-    progress_S: (S,) fraction of the run's words processed when each step starts (drives the learning rate).
-    active_S: (S,) bool; False for whole padding steps at the end of an epoch (they are skipped).
-    words: corpus words this chunk completes (for progress reporting).
+    ids_T: token ids (int32; 0 in the padding).
+    sentence_T: sentence label of each token (int32; equal labels = same sentence; -1 in the padding).
+    n: number of real tokens (int32 scalar).
   """
-  batch: NamedTuple
-  progress_S: np.ndarray
-  active_S: np.ndarray
-  words: int
+  ids_T: np.ndarray
+  sentence_T: np.ndarray
+  n: np.ndarray
 
 
-def sentence_ids(offsets: np.ndarray) -> np.ndarray:
-  """(N,) sentence index of every token, from (S+1,) sentence offsets."""
-  return np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), np.diff(offsets))
+class Examples(NamedTuple):
+  """A block's examples at the front of fixed-size buffers (P entries; the first `count` are real).
+
+  Attributes:
+    center_P: centre word ids.
+    context_P: skip-gram only: context word ids (else an empty array).
+    contexts_PxC, mask_PxC: CBOW only: context ids and their mask (else empty arrays).
+    offset_P: position of each example's centre within the block (for learning-rate progress).
+    count: number of real examples (int32 scalar).
+  """
+  center_P: jax.Array
+  context_P: jax.Array
+  contexts_PxC: jax.Array
+  mask_PxC: jax.Array
+  offset_P: jax.Array
+  count: jax.Array
 
 
-def context_grid(sentence_N: np.ndarray, window_N: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-  """Positions of each token's context words.
+def block_size(corpus: Corpus, block_tokens: int) -> int:
+  """T: the padded block length, at most `block_tokens` and no more than the corpus needs."""
+  longest = int(np.max(np.diff(corpus.offsets), initial=1))
+  size = max(min(block_tokens, len(corpus.ids)), longest)
+  return -(-size // 256) * 256
+
+
+def corpus_blocks(corpus: Corpus, size: int) -> Iterator[tuple[int, Block]]:
+  """Cuts the corpus into blocks of whole sentences of at most `size` tokens, each padded to `size`.
+
+  Yields:
+    (corpus position of the block's first token, Block).
+  """
+  offsets = corpus.offsets
+  n_sentences = len(offsets) - 1
+  first = 0
+  while first < n_sentences:
+    last = int(np.searchsorted(offsets, offsets[first] + size, side='right')) - 1
+    last = min(max(last, first + 1), n_sentences)
+    lo, hi = int(offsets[first]), int(offsets[last])
+    lengths = np.diff(offsets[first:last + 1])
+    ids = np.zeros(size, np.int32)
+    ids[:hi - lo] = corpus.ids[lo:hi]
+    sentence = np.full(size, -1, np.int32)
+    sentence[:hi - lo] = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+    yield lo, Block(ids, sentence, np.int32(hi - lo))
+    first = last
+
+
+def example_buffer_size(size: int, model: str, window: int, batch_size: int) -> int:
+  """P: room for every example a block of `size` tokens can give, rounded up to whole batches."""
+  most = size * 2 * window if model == 'skipgram' else size
+  return -(-most // batch_size) * batch_size
+
+
+def make_examples(block: Block, keep_V: jax.Array, key: jax.Array, *, model: str, window: int,
+                  shrink_windows: bool, buffer_size: int) -> Examples:
+  """A block's training examples (jit with model, window, shrink_windows and buffer_size static).
 
   Args:
-    sentence_N: sentence index of each token (after subsampling).
-    window_N: each token's effective window (1..window).
-    window: the maximum window.
-
-  Returns:
-    `pos_NxC` (int64, C = 2*window, slots ordered -window..-1, 1..window) and `valid_NxC` (bool): a slot is
-    valid when it lies within the token's effective window and inside the same sentence.
-  """
-  n = len(sentence_N)
-  offsets_C = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
-  pos_NxC = np.arange(n)[:, None] + offsets_C[None, :]
-  inside = (pos_NxC >= 0) & (pos_NxC < n)
-  pos_NxC = np.where(inside, pos_NxC, 0)
-  valid_NxC = inside & (np.abs(offsets_C)[None, :] <= window_N[:, None])
-  valid_NxC &= sentence_N[pos_NxC] == sentence_N[:, None]
-  return pos_NxC, valid_NxC
-
-
-def block_examples(ids_N: np.ndarray, sentence_N: np.ndarray, position_N: np.ndarray, keep_prob_V: np.ndarray,
-                   model: str, window: int, shrink_windows: bool, rng: np.random.Generator) -> dict:
-  """The examples of one block of whole sentences, in corpus order.
-
-  Args:
-    ids_N: token ids of the block.
-    sentence_N: sentence index of each token (any labels; only equality matters).
-    position_N: each token's position in the corpus (for learning-rate progress).
-    keep_prob_V: subsampling keep probability of each word.
+    block: the tokens.
+    keep_V: subsampling keep probability of each word.
+    key: PRNG key for this block and epoch.
     model: 'skipgram' or 'cbow'.
     window: maximum window.
     shrink_windows: draw each centre's window uniformly from 1..window (word2vec.c); else always `window`.
-    rng: numpy generator (subsampling and windows).
+    buffer_size: P, from `example_buffer_size`.
 
   Returns:
-    A dict of equal-length arrays: skip-gram `center`, `context`; CBOW `contexts` (n, 2W), `mask`, `center`;
-    both with `position` (corpus position of the centre).
+    Examples, in corpus order: centre by centre, and for skip-gram each centre's contexts left to right.
   """
-  kept = rng.random(len(ids_N)) < keep_prob_V[ids_N]
-  ids_N, sentence_N, position_N = ids_N[kept], sentence_N[kept], position_N[kept]
+  T = block.ids_T.shape[0]
+  key_keep, key_window = jax.random.split(key)
+  position_T = jnp.arange(T)
+  kept_T = (jax.random.uniform(key_keep, (T,)) < keep_V[block.ids_T]) & (position_T < block.n)
+  # Subsampled tokens are removed before windows are drawn (word2vec.c): compact the kept ones.
+  source_T, live_T, n_kept = _compact(kept_T, T)
+  ids_T = jnp.where(live_T, block.ids_T[source_T], 0)
+  sentence_T = jnp.where(live_T, block.sentence_T[source_T], -1)
+  origin_T = source_T  # block position of each kept token
   if shrink_windows:
-    window_N = window - rng.integers(0, window, size=len(ids_N))
+    window_T = window - jax.random.randint(key_window, (T,), 0, window)
   else:
-    window_N = np.full(len(ids_N), window)
-  pos_NxC, valid_NxC = context_grid(sentence_N, window_N, window)
+    window_T = jnp.full((T,), window)
+  C = 2 * window
+  offsets_C = jnp.array([o for o in range(-window, window + 1) if o], jnp.int32)
+  pos_TxC = position_T[:, None] + offsets_C[None, :]
+  inside_TxC = (pos_TxC >= 0) & (pos_TxC < n_kept) & live_T[:, None]
+  pos_TxC = jnp.clip(pos_TxC, 0, T - 1)
+  valid_TxC = inside_TxC & (jnp.abs(offsets_C)[None, :] <= window_T[:, None])
+  valid_TxC &= sentence_T[pos_TxC] == sentence_T[:, None]
+  context_TxC = ids_T[pos_TxC]
   if model == 'skipgram':
-    row, slot = np.nonzero(valid_NxC)
-    return {'center': ids_N[row], 'context': ids_N[pos_NxC[row, slot]], 'position': position_N[row]}
-  has_context = valid_NxC.any(axis=1)
-  contexts = np.where(valid_NxC, ids_N[pos_NxC], 0)[has_context]
-  return {'contexts': contexts.astype(np.int32), 'mask': valid_NxC[has_context].astype(np.float32),
-          'center': ids_N[has_context], 'position': position_N[has_context]}
+    source_P, live_P, count = _compact(valid_TxC.reshape(-1), buffer_size)
+    row_P = source_P // C
+    return Examples(jnp.where(live_P, ids_T[row_P], 0), jnp.where(live_P, context_TxC.reshape(-1)[source_P], 0),
+                    jnp.zeros((0, C), jnp.int32), jnp.zeros((0, C), jnp.float32),
+                    jnp.where(live_P, origin_T[row_P], 0), count)
+  row_P, live_P, count = _compact(valid_TxC.any(axis=1), buffer_size)
+  mask_PxC = jnp.where(live_P[:, None], valid_TxC[row_P], False)
+  return Examples(jnp.where(live_P, ids_T[row_P], 0), jnp.zeros((0,), jnp.int32),
+                  jnp.where(mask_PxC, context_TxC[row_P], 0), mask_PxC.astype(jnp.float32),
+                  jnp.where(live_P, origin_T[row_P], 0), count)
 
 
-def epoch_examples(corpus: Corpus, keep_prob_V: np.ndarray, model: str, window: int, shrink_windows: bool,
-                   rng: np.random.Generator, block_tokens: int = 1 << 20) -> Iterator[dict]:
-  """Yields `block_examples` for consecutive blocks of whole sentences (about `block_tokens` each)."""
-  offsets = corpus.offsets
-  n_sentences = len(offsets) - 1
-  start = 0
-  while start < n_sentences:
-    stop = int(np.searchsorted(offsets, offsets[start] + block_tokens, side='right')) - 1
-    stop = min(max(stop, start + 1), n_sentences)
-    lo, hi = offsets[start], offsets[stop]
-    sentence_N = sentence_ids(offsets[start:stop + 1] - lo)
-    yield block_examples(corpus.ids[lo:hi], sentence_N, np.arange(lo, hi), keep_prob_V, model, window,
-                         shrink_windows, rng)
-    start = stop
+def _compact(keep_N: jax.Array, size: int):
+  """Where each of `size` output slots takes its entry from, to move the True entries of keep_N to the front.
 
+  One scatter builds the source of every slot (kept entries first, order kept, then the others, so that the
+  destinations are a permutation and the writes need no ordering); arrays are then gathered through it.
 
-def chunks(blocks: Iterator[dict], model: str, batch_size: int, steps: int, epoch: int, epochs: int,
-           corpus_words: int) -> Iterator[Chunk]:
-  """Cuts a stream of example blocks into fixed-shape chunks of `steps` batches of `batch_size`.
-
-  The last chunk is padded with zero-weight examples and inactive steps, so every chunk has one shape and
-  one compiled step serves the whole run.
-
-  Args:
-    blocks: dicts from `block_examples`.
-    model: 'skipgram' or 'cbow'.
-    batch_size: examples per step.
-    steps: steps per chunk.
-    epoch: 0-based epoch (progress = (epoch * corpus_words + position) / (epochs * corpus_words)).
-    epochs: total epochs of the run.
-    corpus_words: in-vocabulary tokens per epoch.
+  Returns:
+    (source_P, live_P, count): source index of each slot, whether the slot holds a kept entry, and the
+    number of kept entries.
   """
-  size = batch_size * steps
-  pending, n_pending, words_done = [], 0, 0
-  for block in blocks:
-    pending.append(block)
-    n_pending += len(block['center'])
-    while n_pending >= size:
-      merged = _concat(pending)
-      head = {k: v[:size] for k, v in merged.items()}
-      pending = [{k: v[size:] for k, v in merged.items()}]
-      n_pending -= size
-      chunk = _make_chunk(head, model, batch_size, steps, epoch, epochs, corpus_words, words_done)
-      words_done += chunk.words
-      yield chunk
-  merged = _concat(pending) if pending else None
-  if merged is not None and len(merged['center']):
-    chunk = _make_chunk(merged, model, batch_size, steps, epoch, epochs, corpus_words, words_done, last=True)
-    yield chunk
+  N = keep_N.shape[0]
+  kept_before_N = jnp.cumsum(keep_N, dtype=jnp.int32)
+  count = kept_before_N[-1]
+  dest_N = jnp.where(keep_N, kept_before_N - 1, count + jnp.arange(N, dtype=jnp.int32) - kept_before_N)
+  source = jnp.zeros(N, jnp.int32).at[dest_N].set(jnp.arange(N, dtype=jnp.int32), unique_indices=True)
+  source_P = jnp.pad(source, (0, max(size - N, 0)))[:size]
+  return source_P, jnp.arange(size) < count, count
 
 
-def _concat(blocks: list) -> dict:
-  return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
-
-
-def _make_chunk(ex: dict, model: str, batch_size: int, steps: int, epoch: int, epochs: int, corpus_words: int,
-                words_done: int, last: bool = False) -> Chunk:
-  n = len(ex['center'])
-  size = batch_size * steps
-  pad = size - n
-  weight = np.concatenate([np.ones(n, np.float32), np.zeros(pad, np.float32)])
-
-  def shaped(a, dtype):
-    a = np.concatenate([a.astype(dtype), np.zeros((pad,) + a.shape[1:], dtype)])
-    return a.reshape((steps, batch_size) + a.shape[1:])
-
-  if model == 'skipgram':
-    batch = SkipgramBatch(shaped(ex['center'], np.int32), shaped(ex['context'], np.int32),
-                          weight.reshape(steps, batch_size))
-  else:
-    batch = CbowBatch(shaped(ex['contexts'], np.int32), shaped(ex['mask'], np.float32),
-                      shaped(ex['center'], np.int32), weight.reshape(steps, batch_size))
-  n_steps = -(-n // batch_size)
-  first = ex['position'][np.minimum(np.arange(steps) * batch_size, n - 1)]
-  progress = (epoch * corpus_words + first) / (epochs * corpus_words)
-  # Words this chunk completes: up to its last centre (the rest of the epoch when it is the last chunk).
-  words = (corpus_words if last else int(ex['position'][-1]) + 1) - words_done
-  return Chunk(batch, progress.astype(np.float32), np.arange(steps) < n_steps, words)
+def batch_at(examples: Examples, step: jax.Array, batch_size: int):
+  """The `step`-th batch of a block's examples (examples past `count` get weight 0)."""
+  start = step * batch_size
+  take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, batch_size)
+  weight_B = (start + jnp.arange(batch_size) < examples.count).astype(jnp.float32)
+  if examples.context_P.shape[0]:
+    return SkipgramBatch(take(examples.center_P), take(examples.context_P), weight_B)
+  return CbowBatch(take(examples.contexts_PxC), take(examples.mask_PxC), take(examples.center_P), weight_B)
 
 
 def draw_negatives(key: jax.Array, cdf_V: jax.Array, shape: tuple) -> jax.Array:
@@ -202,3 +197,54 @@ def draw_negatives(key: jax.Array, cdf_V: jax.Array, shape: tuple) -> jax.Array:
   u = jax.random.bits(key, shape, jnp.uint32)
   idx = jnp.searchsorted(cdf_V, u, side='right', method='scan')
   return jnp.minimum(idx, cdf_V.shape[0] - 1).astype(jnp.int32)
+
+
+def step_negatives(key: jax.Array, steps_S: jax.Array, cdf_V: jax.Array, shape: tuple) -> jax.Array:
+  """Negatives for several steps at once: row s is `draw_negatives(fold_in(key, steps_S[s]), cdf_V, shape)`.
+
+  Returns:
+    int32 array of shape (S,) + shape.
+  """
+  return jax.vmap(lambda t: draw_negatives(jax.random.fold_in(key, t), cdf_V, shape))(steps_S)
+
+
+def prefetch(items: Iterable, depth: int = 2) -> Iterator:
+  """Yields the items of `items`, produced by a background thread up to `depth` items ahead.
+
+  An exception in the producer is re-raised in the consumer; when the consumer stops early, the producer
+  stops too.
+  """
+  q = queue.Queue(maxsize=depth)
+  stop = threading.Event()
+  done = object()
+
+  def put(item) -> bool:
+    while not stop.is_set():
+      try:
+        q.put(item, timeout=0.1)
+        return True
+      except queue.Full:
+        pass
+    return False
+
+  def produce():
+    try:
+      for item in items:
+        if not put((item, None)):
+          return
+      put((done, None))
+    except BaseException as e:  # handed to the consumer
+      put((None, e))
+
+  thread = threading.Thread(target=produce, name='jw2v-prefetch', daemon=True)
+  thread.start()
+  try:
+    while True:
+      item, error = q.get()
+      if error is not None:
+        raise error
+      if item is done:
+        return
+      yield item
+  finally:
+    stop.set()

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
 from typing import Any, Callable, NamedTuple, Optional
@@ -92,8 +93,8 @@ def init_state(config: Config, params: dict, *, key: jax.Array,
   return TrainState(params, optimizer.init(params), key, step)
 
 
-def _negatives(key, step, cdf_V, target_B, negative):
-  return batches_lib.draw_negatives(jax.random.fold_in(key, step), cdf_V, (target_B.shape[0], negative))
+def _target(batch):
+  return batch.context_B if isinstance(batch, SkipgramBatch) else batch.center_B
 
 
 def model_loss(params: dict, batch, negatives_BxK: jax.Array) -> jax.Array:
@@ -103,23 +104,22 @@ def model_loss(params: dict, batch, negatives_BxK: jax.Array) -> jax.Array:
   return cbow_loss(params, batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives_BxK, batch.weight_B)
 
 
-def reference_step(state: TrainState, batch, lr: jax.Array, cdf_V: jax.Array, *, negative: int,
+def reference_step(state: TrainState, batch, negatives_NxK: jax.Array, lr: jax.Array, *,
                    optimizer: optax.GradientTransformation) -> tuple[TrainState, jax.Array]:
   """One step of the reference path: dense `jax.grad` of the whole pytree, then the optax update.
 
   Args:
     state: TrainState.
     batch: SkipgramBatch or CbowBatch (one batch, no steps axis).
+    negatives_NxK: the step's negatives, one row per group of B // N consecutive examples.
     lr: learning rate, written into the optimizer's injected hyperparameters when it has them.
-    cdf_V: noise distribution from `vocab.noise_cdf`.
-    negative: negatives per example.
     optimizer: the optax transformation that made `state.opt_state`.
 
   Returns:
     The new state and the batch loss.
   """
-  target_B = batch.context_B if isinstance(batch, SkipgramBatch) else batch.center_B
-  negatives_BxK = _negatives(state.key, state.step, cdf_V, target_B, negative)
+  group = _target(batch).shape[0] // negatives_NxK.shape[0]
+  negatives_BxK = jnp.repeat(negatives_NxK, group, axis=0)
   loss, grads = jax.value_and_grad(model_loss)(state.params, batch, negatives_BxK)
   opt_state = state.opt_state
   if 'learning_rate' in getattr(opt_state, 'hyperparams', {}):  # made by optax.inject_hyperparams
@@ -129,20 +129,21 @@ def reference_step(state: TrainState, batch, lr: jax.Array, cdf_V: jax.Array, *,
   return TrainState(params, opt_state, state.key, state.step + 1), loss
 
 
-def sparse_step(state: SparseState, batch, lr: jax.Array, cdf_V: jax.Array, *, negative: int,
+def sparse_step(state: SparseState, batch, negatives_NxK: jax.Array, lr: jax.Array, *,
                 cbow_full_error: bool = True) -> tuple[SparseState, jax.Array]:
   """One SGD step of the sparse path; cost independent of the vocabulary size.
 
-  The loss is a function of the gathered rows (h and the output vectors of the targets); `jax.vjp` gives
-  the gradients of those rows only, which are added back into the tables with `.at[idx].add` (repeated
-  indices summed).
+  The loss is a function of the gathered rows (h, the positive targets' output vectors and the negatives'
+  output vectors); `jax.value_and_grad` gives the gradients of those rows only, which are added back into
+  the tables with `.at[idx].add` (repeated indices summed). When groups of consecutive examples share
+  their negatives (N < B), the loss is the same function of the same (expanded) negatives, but each
+  negative row is gathered and updated once per group.
 
   Args:
     state: SparseState (donate it: the tables are updated in place).
     batch: SkipgramBatch or CbowBatch.
+    negatives_NxK: the step's negatives, one row per group of B // N consecutive examples.
     lr: learning rate of this step.
-    cdf_V: noise distribution from `vocab.noise_cdf`.
-    negative: negatives per example.
     cbow_full_error: CBOW only. True (word2vec.c, gensim's cbow_mean=1): every context row receives the
       full gradient of h. False: each receives gradient/count, which is what `jax.grad` of the mean gives.
 
@@ -150,10 +151,10 @@ def sparse_step(state: SparseState, batch, lr: jax.Array, cdf_V: jax.Array, *, n
     The new state and the batch loss.
   """
   skipgram = isinstance(batch, SkipgramBatch)
-  target_B = batch.context_B if skipgram else batch.center_B
-  negatives_BxK = _negatives(state.key, state.step, cdf_V, target_B, negative)
-  targets_BxT = jnp.concatenate([target_B[:, None], negatives_BxK], axis=1)
-  neg_mask_BxK = (negatives_BxK != target_B[:, None]).astype(jnp.float32)
+  target_B = _target(batch)
+  B = target_B.shape[0]
+  group = B // negatives_NxK.shape[0]
+  neg_mask_NxGxK = (negatives_NxK[:, None, :] != target_B.reshape(-1, group)[:, :, None]).astype(jnp.float32)
 
   if skipgram:
     h_BxH = embedding(state.W_in, batch.center_B)
@@ -161,46 +162,70 @@ def sparse_step(state: SparseState, batch, lr: jax.Array, cdf_V: jax.Array, *, n
     rows_BxCxH = embedding(state.W_in, batch.contexts_BxC)
     count_Bx1 = jnp.maximum(jnp.sum(batch.mask_BxC, axis=-1, keepdims=True), 1.0)
     h_BxH = jnp.einsum('bch,bc->bh', rows_BxCxH, batch.mask_BxC) / count_Bx1
-  out_BxTxH = embedding(state.W_out_T, targets_BxT)
+  pos_BxH = embedding(state.W_out_T, target_B)
+  neg_NxKxH = embedding(state.W_out_T, negatives_NxK)
 
-  def loss_of_rows(h_BxH, out_BxTxH):
-    score_BxT = jnp.sum(h_BxH[:, None, :] * out_BxTxH, axis=-1)
-    return negative_sampling_loss(score_BxT[:, 0], score_BxT[:, 1:], neg_mask_BxK, batch.weight_B)
+  def loss_of_rows(h_BxH, pos_BxH, neg_NxKxH):
+    h_NxGxH = h_BxH.reshape(-1, group, h_BxH.shape[-1])
+    neg_NxGxK = jnp.einsum('ngh,nkh->ngk', h_NxGxH, neg_NxKxH)
+    return negative_sampling_loss(jnp.sum(h_BxH * pos_BxH, axis=-1), neg_NxGxK.reshape(B, -1),
+                                  neg_mask_NxGxK.reshape(B, -1), batch.weight_B)
 
-  loss, (dh_BxH, dout_BxTxH) = jax.value_and_grad(loss_of_rows, argnums=(0, 1))(h_BxH, out_BxTxH)
-  W_out_T = state.W_out_T.at[targets_BxT].add(-lr * dout_BxTxH)
+  # The cotangent -lr makes the backward pass produce the updates themselves: XLA fuses the scale into the
+  # gradient computation instead of making another pass over the rows (which cost a third of a CPU step).
+  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxH, neg_NxKxH)
+  upd_h_BxH, upd_pos_BxH, upd_neg_NxKxH = backward(-jnp.asarray(lr, loss.dtype))
+  out_idx = jnp.concatenate([target_B, negatives_NxK.reshape(-1)])
+  out_rows = jnp.concatenate([upd_pos_BxH, upd_neg_NxKxH.reshape(-1, upd_neg_NxKxH.shape[-1])])
+  W_out_T = state.W_out_T.at[out_idx].add(out_rows)
   if skipgram:
-    W_in = state.W_in.at[batch.center_B].add(-lr * dh_BxH)
+    W_in = state.W_in.at[batch.center_B].add(upd_h_BxH)
   else:
     share_BxC = batch.mask_BxC if cbow_full_error else batch.mask_BxC / count_Bx1
-    W_in = state.W_in.at[batch.contexts_BxC].add(-lr * share_BxC[:, :, None] * dh_BxH[:, None, :])
+    W_in = state.W_in.at[batch.contexts_BxC].add(share_BxC[:, :, None] * upd_h_BxH[:, None, :])
   return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
 
 
 def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] = None) -> Callable:
-  """`step(state, batch, lr, cdf_V) -> (state, loss)` for the config's update path."""
+  """`step(state, batch, negatives_NxK, lr) -> (state, loss)` for the config's update path."""
   if config.update_path == 'sparse':
-    return functools.partial(sparse_step, negative=config.negative, cbow_full_error=config.cbow_full_error)
-  return functools.partial(reference_step, negative=config.negative,
-                           optimizer=optimizer or make_optimizer(config))
+    return functools.partial(sparse_step, cbow_full_error=config.cbow_full_error)
+  return functools.partial(reference_step, optimizer=optimizer or make_optimizer(config))
 
 
-def make_multi_step(step: Callable, schedule: optax.Schedule) -> Callable:
-  """Jits `n_steps` consecutive steps into one dispatch, on a donated state.
+def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, group: int, batch_size: int,
+                    steps: int) -> Callable:
+  """Jits up to `steps` consecutive steps over a block's examples into one dispatch, on a donated state.
+
+  The negatives of all the dispatch's steps are drawn up front, vectorised (`batches.step_negatives`: step
+  t still uses fold_in(key, t)), so the random-number and binary-search loops run once per dispatch instead
+  of once per step; on a CPU their per-step cost was a large part of a step.
+
+  Args:
+    step: `step(state, batch, negatives_NxK, lr) -> (state, loss)`, e.g. from `make_step`.
+    schedule: learning rate as a function of progress (0..1).
+    negative: negatives per group.
+    group: consecutive examples sharing their negatives.
+    batch_size: examples per step.
+    steps: the most steps one dispatch runs.
 
   Returns:
-    `multi_step(state, batch_S, progress_S, n_steps, cdf_V) -> (state, loss_S)`: runs steps 0..n_steps-1
-    of a chunk whose arrays have a leading axis S (a dynamic trip count, so a short final chunk reuses the
-    same compiled loop); loss_S holds each step's loss, 0 for steps not run.
+    `multi_step(state, examples, first, n, progress0, progress_per_token, cdf_V) -> (state, loss_S)`: runs
+    batches first..first+n-1 (n <= steps, a dynamic trip count) of `examples`; the progress of a step is
+    progress0 + progress_per_token * (block position of its first centre). loss_S holds each step's loss.
   """
   @functools.partial(jax.jit, donate_argnums=(0,))
-  def multi_step(state, batch_S, progress_S, n_steps, cdf_V):
+  def multi_step(state, examples, first, n, progress0, progress_per_token, cdf_V):
+    negatives_SxNxK = batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), cdf_V,
+                                                 (batch_size // group, negative))
+
     def body(i, carry):
       state, loss_S = carry
-      batch = jax.tree.map(lambda a: a[i], batch_S)
-      state, loss = step(state, batch, schedule(progress_S[i]), cdf_V)
+      batch = batches_lib.batch_at(examples, first + i, batch_size)
+      progress = progress0 + progress_per_token * examples.offset_P[(first + i) * batch_size]
+      state, loss = step(state, batch, negatives_SxNxK[i], schedule(progress))
       return state, loss_S.at[i].set(loss)
-    return jax.lax.fori_loop(0, n_steps, body, (state, jnp.zeros(progress_S.shape, jnp.float32)))
+    return jax.lax.fori_loop(0, n, body, (state, jnp.zeros(steps, jnp.float32)))
   return multi_step
 
 
@@ -224,65 +249,83 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     training only, and `words_per_sec` is the corpus's raw words divided by it.
   """
   key = jax.random.key(config.seed)
-  init_key, neg_key = jax.random.split(key)
+  init_key, neg_key, data_key = jax.random.split(key, 3)
   if params is None:
     params = init_params(init_key, len(vocab), config.dim)
   if config.update_path == 'reference':
     optimizer = optimizer or make_optimizer(config)
   state = init_state(config, params, key=neg_key, optimizer=optimizer)
   cdf_V = jnp.asarray(noise_cdf(vocab.counts, config.ns_exponent))
-  keep_V = keep_probabilities(vocab.counts, config.sample)
-  multi_step = make_multi_step(make_step(config, optimizer), learning_rate_schedule(config))
+  keep_V = jnp.asarray(keep_probabilities(vocab.counts, config.sample), jnp.float32)
+  B, S = config.batch_size, config.steps_per_call
+  T = batches_lib.block_size(corpus, config.block_tokens)
+  make_examples = jax.jit(functools.partial(
+      batches_lib.make_examples, model=config.model, window=config.window, shrink_windows=config.shrink_windows,
+      buffer_size=batches_lib.example_buffer_size(T, config.model, config.window, B)))
+  multi_step = make_multi_step(make_step(config, optimizer), learning_rate_schedule(config),
+                               negative=config.negative, group=config.shared_negatives, batch_size=B, steps=S)
+  corpus_words = len(corpus.ids)
+  total_words = corpus_words * config.epochs
+
+  def blocks():  # a background thread cuts the blocks and copies them to the device, ahead of use
+    for epoch in range(config.epochs):
+      for b, (block_start, block) in enumerate(batches_lib.corpus_blocks(corpus, T)):
+        yield epoch, b, jax.device_put(block), block_start, int(block.n)
 
   t0 = time.perf_counter()
-  dummy = _dummy_chunk(config)
-  multi_step = multi_step.lower(state, dummy.batch, dummy.progress_S, 0, cdf_V).compile()
+  feed = batches_lib.prefetch(blocks())
+  first_block = next(feed)
+  examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
+  make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile()
+  multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, cdf_V).compile()
   history = {'epochs': [], 'compile_seconds': time.perf_counter() - t0}
 
-  corpus_words = len(corpus.ids)
-  bar = tqdm(total=corpus_words * config.epochs, unit='word', unit_scale=True, disable=not progress,
-             dynamic_ncols=True, smoothing=0.1)
-  for epoch in range(config.epochs):
-    bar.set_description(f'epoch {epoch + 1}/{config.epochs}')
-    rng = np.random.default_rng((config.seed, epoch))
-    blocks = batches_lib.epoch_examples(corpus, keep_V, config.model, config.window, config.shrink_windows, rng)
-    chunks = batches_lib.chunks(blocks, config.model, config.batch_size, config.steps_per_call, epoch,
-                                config.epochs, corpus_words)
-    start = time.perf_counter()
-    losses, examples, in_flight = [], 0, None
-    for chunk in chunks:
-      n_steps = int(chunk.active_S.sum())
-      state, loss_S = multi_step(state, chunk.batch, chunk.progress_S, n_steps, cdf_V)
-      examples += int(chunk.batch.weight_B.sum())
-      if in_flight is not None:  # wait for the previous chunk only, so that one is always queued
-        _report(bar, losses, *in_flight)
-      in_flight = (loss_S, chunk.words, examples)
-    if in_flight is not None:
-      _report(bar, losses, *in_flight)
-    seconds = time.perf_counter() - start
-    loss = float(np.sum(losses)) / max(examples, 1)
+  bar = tqdm(total=total_words, unit='word', unit_scale=True, disable=not progress, dynamic_ncols=True,
+             smoothing=0.1)
+  totals = {}  # epoch -> [loss sum, examples]
+  start = time.perf_counter()
+  in_flight = None  # (epoch, loss_S, words) of the last dispatch: read one dispatch late
+
+  def finish_epoch(epoch):
+    nonlocal start
+    loss_sum, examples = totals.pop(epoch)
+    seconds, start = time.perf_counter() - start, time.perf_counter()
+    loss = loss_sum / max(examples, 1)
     if not math.isfinite(loss):
       bar.close()
       raise FloatingPointError(f'loss became {loss} in epoch {epoch + 1}; try a lower learning rate (alpha)')
     history['epochs'].append({'epoch': epoch + 1, 'loss': loss, 'seconds': seconds,
                               'words_per_sec': corpus.raw_words / seconds, 'examples': examples})
+
+  for epoch, b, block, block_start, n_tokens in itertools.chain([first_block], feed):
+    if epoch not in totals:
+      totals[epoch] = [0.0, 0]
+      bar.set_description(f'epoch {epoch + 1}/{config.epochs}')
+    examples = make_examples(block, keep_V, jax.random.fold_in(jax.random.fold_in(data_key, epoch), b))
+    count = int(examples.count)  # waits for the work queued before it
+    totals[epoch][1] += count
+    n_steps = -(-count // B)
+    progress0 = (epoch * corpus_words + block_start) / total_words
+    for first in range(0, n_steps, S) if n_steps else [0]:
+      done = min(first + S, n_steps)
+      state, loss_S = multi_step(state, examples, first, done - first, progress0, 1.0 / total_words, cdf_V)
+      # The bar counts the block's tokens in proportion to the steps run.
+      words = n_tokens * done // n_steps - n_tokens * first // n_steps if n_steps else n_tokens
+      if in_flight is not None:
+        _report(bar, totals, *in_flight)
+        if in_flight[0] != epoch:
+          finish_epoch(in_flight[0])
+      in_flight = (epoch, loss_S, words)
+  if in_flight is not None:
+    _report(bar, totals, *in_flight)
+    finish_epoch(in_flight[0])
   bar.close()
   params = jax.tree.map(np.asarray, params_of(state))
   return TrainResult(params, history)
 
 
-def _report(bar, losses, loss_S, words, examples_so_far):
-  losses.append(float(jnp.sum(loss_S)))  # blocks until that chunk is done
+def _report(bar, totals, epoch, loss_S, words):
+  stats = totals[epoch]
+  stats[0] += float(jnp.sum(loss_S))  # blocks until that dispatch is done
   bar.update(words)
-  bar.set_postfix(loss=f'{sum(losses) / max(examples_so_far, 1):.4f}', refresh=False)
-
-
-def _dummy_chunk(config: Config) -> batches_lib.Chunk:
-  """A chunk of the run's shapes, for compiling ahead of the first epoch."""
-  if config.model == 'skipgram':
-    ex = {'center': np.zeros(1, np.int32), 'context': np.zeros(1, np.int32)}
-  else:
-    ex = {'contexts': np.zeros((1, 2 * config.window), np.int32), 'mask': np.zeros((1, 2 * config.window)),
-          'center': np.zeros(1, np.int32)}
-  ex['position'] = np.zeros(1, np.int64)
-  return batches_lib._make_chunk(ex, config.model, config.batch_size, config.steps_per_call, 0, 1, 1, 0)
+  bar.set_postfix(loss=f'{stats[0] / max(stats[1], 1):.4f}', refresh=False)

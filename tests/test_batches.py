@@ -1,3 +1,7 @@
+import functools
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -15,31 +19,58 @@ def _corpus(lengths, vocab_size=50, seed=0):
 
 
 def _examples(corpus, model, shrink=True, keep=None, seed=0, block_tokens=1 << 20):
-  keep = np.ones(50) if keep is None else keep
-  blocks = list(batches.epoch_examples(corpus, keep, model, W, shrink, np.random.default_rng(seed), block_tokens))
-  return {k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]}
+  """Every block's examples, as numpy arrays, with centre positions made corpus-wide."""
+  keep = jnp.ones(50) if keep is None else jnp.asarray(keep, jnp.float32)
+  size = batches.block_size(corpus, block_tokens)
+  make = jax.jit(functools.partial(batches.make_examples, model=model, window=W, shrink_windows=shrink,
+                                   buffer_size=batches.example_buffer_size(size, model, W, 8)))
+  parts = []
+  for b, (start, block) in enumerate(batches.corpus_blocks(corpus, size)):
+    ex = make(jax.device_put(block), keep, jax.random.fold_in(jax.random.key(seed), b))
+    n = int(ex.count)
+    part = {'center': np.asarray(ex.center_P)[:n], 'position': start + np.asarray(ex.offset_P)[:n]}
+    if model == 'skipgram':
+      part['context'] = np.asarray(ex.context_P)[:n]
+      assert not np.any(np.asarray(ex.center_P)[n:]) and not np.any(np.asarray(ex.context_P)[n:])
+    else:
+      part['contexts'], part['mask'] = np.asarray(ex.contexts_PxC)[:n], np.asarray(ex.mask_PxC)[:n]
+      assert not np.any(np.asarray(ex.mask_PxC)[n:])
+    parts.append(part)
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _exact_pair_count(lengths, window):
-  return sum(min(i, window) + min(n - 1 - i, window) for n in lengths for i in range(n))
+def test_blocks_hold_whole_sentences():
+  corpus = _corpus([5, 9, 2, 7, 7, 1])
+  size = batches.block_size(corpus, 16)
+  assert size >= 9 and size % 256 == 0
+  seen = []
+  for start, block in batches.corpus_blocks(corpus, 10):
+    n = int(block.n)
+    assert block.ids_T.shape == (10,) and n <= 10
+    np.testing.assert_array_equal(block.ids_T[:n], corpus.ids[start:start + n])
+    assert np.all(block.sentence_T[n:] == -1) and np.all(np.diff(block.sentence_T[:n]) >= 0)
+    assert start in corpus.offsets and start + n in corpus.offsets  # sentence boundaries
+    seen.append((start, n))
+  assert [s for s, _ in seen] == sorted(s for s, _ in seen) and sum(n for _, n in seen) == 31
 
 
-@pytest.mark.parametrize('block_tokens', [1 << 20, 7])
+@pytest.mark.parametrize('block_tokens', [1 << 20, 12])
 def test_fixed_window_pairs_are_exactly_the_neighbours_within_sentences(block_tokens):
-  lengths = [1, 5, 2, 9, 4]
+  lengths = [1, 5, 2, 9, 4, 11]
   corpus = _corpus(lengths)
   ex = _examples(corpus, 'skipgram', shrink=False, block_tokens=block_tokens)
-  assert len(ex['center']) == _exact_pair_count(lengths, W)
-  sentence = batches.sentence_ids(corpus.offsets)
-  center_pos = ex['position']
-  # Each centre's contexts are exactly its neighbours within W inside its own sentence, left to right.
-  for pos in np.unique(center_pos):
-    s = sentence[pos]
+  expected_center, expected_context, expected_position = [], [], []
+  for s in range(len(lengths)):
     lo, hi = corpus.offsets[s], corpus.offsets[s + 1]
-    expected = [corpus.ids[j] for j in range(max(lo, pos - W), min(hi, pos + W + 1)) if j != pos]
-    got = ex['context'][center_pos == pos]
-    assert got.tolist() == expected
-    assert np.all(ex['center'][center_pos == pos] == corpus.ids[pos])
+    for i in range(lo, hi):
+      for j in range(max(lo, i - W), min(hi, i + W + 1)):
+        if j != i:  # centre by centre, contexts left to right
+          expected_center.append(corpus.ids[i])
+          expected_context.append(corpus.ids[j])
+          expected_position.append(i)
+  np.testing.assert_array_equal(ex['center'], expected_center)
+  np.testing.assert_array_equal(ex['context'], expected_context)
+  np.testing.assert_array_equal(ex['position'], expected_position)
 
 
 def test_shrinking_windows_draw_uniformly():
@@ -47,7 +78,7 @@ def test_shrinking_windows_draw_uniformly():
   ex = _examples(corpus, 'skipgram', shrink=True)
   # P(context at distance d is used) = P(window >= d) = (W - d + 1) / W, on each side.
   per_center = np.bincount(ex['position'], minlength=20_000)
-  assert per_center.min() >= 1 and per_center.max() <= 2 * W
+  assert per_center[W:-W].min() >= 2 and per_center.min() >= 1 and per_center.max() <= 2 * W
   np.testing.assert_allclose(per_center[W:-W].mean(), 2 * sum((W - d + 1) / W for d in range(1, W + 1)),
                              rtol=0.02)
 
@@ -60,42 +91,57 @@ def test_subsampling_keeps_words_at_their_probability():
   np.testing.assert_allclose(kept, keep, atol=0.06)
   dropped = _examples(corpus, 'cbow', shrink=False, keep=np.where(np.arange(50) < 25, 0.0, 1.0))
   assert np.all(dropped['center'] >= 25) and np.all(dropped['contexts'][dropped['mask'] > 0] >= 25)
+  # Windows are drawn over the kept words: a context can be more than W tokens away in the text.
+  assert np.any(np.abs(np.diff(dropped['position'])) > 1)
 
 
 def test_cbow_rows_hold_the_same_contexts_as_skipgram_pairs():
   corpus = _corpus([4, 12, 1, 30])
   sg = _examples(corpus, 'skipgram', seed=5)
-  cb = _examples(corpus, 'cbow', seed=5)  # same seed: same subsampling and windows
-  assert cb['contexts'].shape[1] == 2 * W
-  assert np.all(cb['mask'].sum(1) >= 1)
+  cb = _examples(corpus, 'cbow', seed=5)  # same key: same subsampling and windows
+  assert cb['contexts'].shape[1] == 2 * W and np.all(cb['mask'].sum(1) >= 1)
+  assert len(cb['center']) == len(np.unique(sg['position']))
   for row in range(len(cb['center'])):
     pos = cb['position'][row]
-    from_pairs = sorted(sg['context'][sg['position'] == pos].tolist())
-    assert sorted(cb['contexts'][row][cb['mask'][row] > 0].tolist()) == from_pairs
-  assert len(cb['center']) == len(np.unique(sg['position']))
+    assert sorted(cb['contexts'][row][cb['mask'][row] > 0].tolist()) == sorted(sg['context'][sg['position'] == pos])
 
 
-def test_chunks_have_fixed_shapes_and_cover_every_example():
+def test_batches_cover_the_examples_in_order():
   corpus = _corpus([40, 33, 27])
-  ex = _examples(corpus, 'skipgram', shrink=False)
-  n = len(ex['center'])
-  chunks = list(batches.chunks(iter([ex]), 'skipgram', batch_size=16, steps=4, epoch=1, epochs=3,
-                               corpus_words=len(corpus.ids)))
-  assert all(c.batch.center_B.shape == (4, 16) and c.batch.center_B.dtype == np.int32 for c in chunks)
-  weights = np.concatenate([c.batch.weight_B.ravel() for c in chunks])
-  assert weights.sum() == n and np.all(weights[:n] == 1) and np.all(weights[n:] == 0)
-  centers = np.concatenate([c.batch.center_B.ravel() for c in chunks])[:n]
-  np.testing.assert_array_equal(centers, ex['center'])
-  assert sum(c.words for c in chunks) == len(corpus.ids)
-  assert sum(int(c.active_S.sum()) for c in chunks) == -(-n // 16)
-  progress = np.concatenate([c.progress_S[c.active_S] for c in chunks])
-  assert np.all(np.diff(progress) >= 0) and 1 / 3 <= progress[0] and progress[-1] < 2 / 3
+  size = batches.block_size(corpus, 1 << 20)
+  _, block = next(batches.corpus_blocks(corpus, size))
+  ex = batches.make_examples(jax.device_put(block), jnp.ones(50), jax.random.key(0), model='skipgram',
+                             window=W, shrink_windows=False,
+                             buffer_size=batches.example_buffer_size(size, 'skipgram', W, 16))
+  n = int(ex.count)
+  got = [batches.batch_at(ex, s, 16) for s in range(-(-n // 16))]
+  assert all(b.center_B.shape == (16,) for b in got)
+  weights = np.concatenate([b.weight_B for b in got])
+  assert weights.sum() == n and np.all(weights[:n] == 1)
+  np.testing.assert_array_equal(np.concatenate([b.context_B for b in got])[:n], np.asarray(ex.context_P)[:n])
+  cbow = batches.make_examples(jax.device_put(block), jnp.ones(50), jax.random.key(0), model='cbow', window=W,
+                               shrink_windows=False, buffer_size=batches.example_buffer_size(size, 'cbow', W, 16))
+  b = batches.batch_at(cbow, 0, 16)
+  assert isinstance(b, batches.CbowBatch) and b.contexts_BxC.shape == (16, 2 * W)
 
 
-def test_cbow_chunks():
-  corpus = _corpus([40, 33])
-  ex = _examples(corpus, 'cbow')
-  chunk = next(batches.chunks(iter([ex]), 'cbow', batch_size=8, steps=2, epoch=0, epochs=1,
-                              corpus_words=len(corpus.ids)))
-  assert chunk.batch.contexts_BxC.shape == (2, 8, 2 * W) and chunk.batch.mask_BxC.shape == (2, 8, 2 * W)
-  np.testing.assert_array_equal(chunk.batch.center_B.ravel(), ex['center'][:16])
+def test_step_negatives_equal_per_step_draws():
+  cdf = jnp.asarray(jw2v.noise_cdf(np.arange(30, 0, -1)))
+  key = jax.random.key(3)
+  many = batches.step_negatives(key, jnp.arange(5, 9), cdf, (4, 2))
+  for s in range(4):
+    np.testing.assert_array_equal(many[s], batches.draw_negatives(jax.random.fold_in(key, 5 + s), cdf, (4, 2)))
+
+
+def test_prefetch_keeps_order_and_forwards_errors():
+  assert list(batches.prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+  def failing():
+    yield 1
+    raise RuntimeError('bad block')
+
+  with pytest.raises(RuntimeError, match='bad block'):
+    list(batches.prefetch(failing()))
+  stream = batches.prefetch(iter(range(10**9)))
+  assert next(stream) == 0
+  stream.close()  # the producer thread stops instead of running on

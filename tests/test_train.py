@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import jw2v
-from jw2v.batches import CbowBatch, SkipgramBatch
+from jw2v.batches import CbowBatch, Examples, SkipgramBatch, batch_at
 from jw2v.train import make_optimizer
 from conftest import write_text
 
@@ -43,17 +43,24 @@ def _cdf():
   return jnp.asarray(jw2v.noise_cdf(np.arange(V, 0, -1)))
 
 
+def _negatives(config, batch_size):
+  return jw2v.draw_negatives(jax.random.fold_in(jax.random.key(7), 0), _cdf(),
+                             (batch_size // config.shared_negatives, config.negative))
+
+
 def _one_step(config, params, batch, lr=0.1):
   state = jw2v.init_state(config, params, key=jax.random.key(7))
-  state, loss = jax.jit(jw2v.make_step(config))(state, batch, jnp.float32(lr), _cdf())
+  negatives = _negatives(config, batch.weight_B.shape[0])
+  state, loss = jax.jit(jw2v.make_step(config))(state, batch, negatives, jnp.float32(lr))
   return jw2v.params_of(state), float(loss)
 
 
-@pytest.mark.parametrize('model, batch', [('skipgram', _sg_batch()), ('cbow', _cbow_batch())])
-def test_sparse_step_equals_reference_sgd_step(model, batch):
+@pytest.mark.parametrize('model, batch, group', [('skipgram', _sg_batch(), 1), ('cbow', _cbow_batch(), 1),
+                                                 ('skipgram', _sg_batch(), 4), ('cbow', _cbow_batch(), 8)])
+def test_sparse_step_equals_reference_sgd_step(model, batch, group):
   params = _params()
-  sparse, loss_s = _one_step(_config(model, cbow_full_error=False), params, batch)
-  reference, loss_r = _one_step(_config(model, path='reference'), params, batch)
+  sparse, loss_s = _one_step(_config(model, cbow_full_error=False, shared_negatives=group), params, batch)
+  reference, loss_r = _one_step(_config(model, path='reference', shared_negatives=group), params, batch)
   np.testing.assert_allclose(loss_s, loss_r, rtol=1e-6)
   for name in ('W_in', 'W_out'):
     np.testing.assert_allclose(sparse[name], reference[name], rtol=1e-5, atol=1e-7)
@@ -79,8 +86,7 @@ def test_cbow_full_error_gives_each_context_the_whole_gradient():
 def test_sparse_step_touches_only_rows_in_the_batch(model, batch):
   config = _config(model)
   params = _params()
-  state = jw2v.init_state(config, params, key=jax.random.key(7))
-  negatives = np.asarray(jw2v.draw_negatives(jax.random.fold_in(state.key, 0), _cdf(), (4, K)))
+  negatives = np.asarray(_negatives(config, 4))
   new, _ = _one_step(config, params, batch)
   if model == 'skipgram':
     used_in, target = np.asarray(batch.center_B), np.asarray(batch.context_B)
@@ -93,20 +99,28 @@ def test_sparse_step_touches_only_rows_in_the_batch(model, batch):
   assert len(changed_in) < V and len(changed_out) < V
 
 
-def test_multi_step_runs_exactly_n_steps():
+def test_multi_step_runs_the_requested_batches_of_a_block():
   config = _config('skipgram')
   step = jw2v.make_step(config)
-  chunk = SkipgramBatch(*(jnp.stack([getattr(_sg_batch(s), f) for s in (1, 2, 3)])
-                          for f in SkipgramBatch._fields))
-  progress = jnp.array([0.0, 0.3, 0.6], jnp.float32)
+  rng = np.random.default_rng(5)
+  count = 2 * B + B // 2  # three batches, the last half full
+  P = 3 * B
+  ids = lambda: jnp.asarray(np.where(np.arange(P) < count, rng.integers(0, V, P), 0), jnp.int32)
+  offset = jnp.asarray(np.arange(P) // 3, jnp.int32)
+  examples = Examples(ids(), ids(), jnp.zeros((0, 10), jnp.int32), jnp.zeros((0, 10)), offset, jnp.int32(count))
   schedule = optax.linear_schedule(0.1, 0.01, 1)
-  multi = jw2v.make_multi_step(step, schedule)
-  state, losses = multi(jw2v.init_state(config, _params(), key=jax.random.key(1)), chunk, progress, 2, _cdf())
+  multi = jw2v.make_multi_step(step, schedule, negative=K, group=1, batch_size=B, steps=4)
+  state = jw2v.init_state(config, _params(), key=jax.random.key(1))
+  state, losses = multi(state, examples, 1, 2, 0.25, 0.001, _cdf())  # batches 1 and 2
   expected = jw2v.init_state(config, _params(), key=jax.random.key(1))
-  for i in range(2):
-    expected, loss = step(expected, jax.tree.map(lambda a: a[i], chunk), schedule(progress[i]), _cdf())
+  for i, batch_index in enumerate((1, 2)):
+    batch = batch_at(examples, batch_index, B)
+    negatives = jw2v.draw_negatives(jax.random.fold_in(expected.key, i), _cdf(), (B, K))  # fold_in(key, step)
+    lr = schedule(0.25 + 0.001 * offset[batch_index * B])
+    expected, loss = step(expected, batch, negatives, lr)
     np.testing.assert_allclose(losses[i], loss, rtol=1e-5)
-  assert losses[2] == 0.0 and int(state.step) == 2
+  assert np.asarray(batch.weight_B).sum() == B // 2
+  assert losses[2] == 0.0 and losses[3] == 0.0 and int(state.step) == 2
   np.testing.assert_allclose(jw2v.params_of(state)['W_in'], jw2v.params_of(expected)['W_in'], rtol=1e-5)
 
 
