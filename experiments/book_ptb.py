@@ -12,7 +12,6 @@ path, so Adam updates every row, as the book's Adam does).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 
@@ -20,6 +19,7 @@ import numpy as np
 
 import jw2v
 from jw2v.corpus import Text, count_words
+from jw2v.run_dir import prepare_output
 from jw2v.vectors import WordVectors
 
 QUERIES = ('you', 'year', 'car', 'toyota')
@@ -56,7 +56,7 @@ def main():
   result = jw2v.train(corpus, vocab, config)
   print(f'trained in {time.perf_counter() - start:.0f}s; loss per epoch: '
         f'{[round(e["loss"], 3) for e in result.history["epochs"]]}')
-  out = jw2v.run_dir.prepare_output(args.out, force=True)
+  out = prepare_output(args.out, force=True)
   jw2v.save_run(out, result.params, vocab, config, dict(result.history, corpus='ptb (book: <eos>, one stream)'))
 
   vectors = WordVectors.from_params(result.params, vocab)

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jw2v import vocab as vocab_lib
 from jw2v.corpus import Corpus
 
 
@@ -183,29 +184,57 @@ def batch_at(examples: Examples, step: jax.Array, batch_size: int):
   return CbowBatch(take(examples.contexts_PxC), take(examples.mask_PxC), take(examples.center_P), weight_B)
 
 
-def draw_negatives(key: jax.Array, cdf_V: jax.Array, shape: tuple) -> jax.Array:
-  """Draws word ids from the noise distribution given by `vocab.noise_cdf`.
+class Noise(NamedTuple):
+  """The noise distribution on the device: `vocab.noise_cdf` and its `vocab.noise_guide` table."""
+  cdf_V: jax.Array
+  guide_G: jax.Array
+
+
+def noise(counts, exponent: float = 0.75) -> tuple[Noise, int]:
+  """The device noise distribution for word counts, and the search steps its guide table needs."""
+  cdf_V = vocab_lib.noise_cdf(counts, exponent)
+  guide_G, steps = vocab_lib.noise_guide(cdf_V)
+  return Noise(jnp.asarray(cdf_V), jnp.asarray(guide_G)), steps
+
+
+def draw_negatives(key: jax.Array, cdf_V, shape: tuple, search_steps: int | None = None) -> jax.Array:
+  """Draws word ids from the noise distribution.
 
   Args:
     key: PRNG key.
-    cdf_V: (V,) uint32 cumulative distribution.
+    cdf_V: the (V,) uint32 cumulative distribution of `vocab.noise_cdf`, or a `Noise` (which adds a guide
+      table: the same draws, found with a few steps of bisection in one bucket instead of log2(V) steps).
     shape: output shape, e.g. (B, K).
+    search_steps: with a `Noise`, the steps its guide table needs (from `noise`).
 
   Returns:
-    int32 ids of that shape. Cost O(log V) per draw, with no table proportional to the corpus.
+    int32 ids of that shape: word i with probability (cdf[i] - cdf[i-1]) / 2**32.
   """
   u = jax.random.bits(key, shape, jnp.uint32)
-  idx = jnp.searchsorted(cdf_V, u, side='right', method='scan')
-  return jnp.minimum(idx, cdf_V.shape[0] - 1).astype(jnp.int32)
+  if not isinstance(cdf_V, Noise):
+    idx = jnp.searchsorted(cdf_V, u, side='right', method='scan')
+    return jnp.minimum(idx, cdf_V.shape[0] - 1).astype(jnp.int32)
+  cdf_V, guide_G = cdf_V
+  V = cdf_V.shape[0]
+  bucket = (u >> (33 - guide_G.shape[0].bit_length())).astype(jnp.int32)
+  lo, hi = guide_G[bucket], guide_G[bucket + 1]  # the first i with cdf[i] > u lies in [lo, hi]
+  for _ in range(search_steps):
+    mid = (lo + hi) // 2
+    active = lo < hi
+    right = active & (cdf_V[jnp.minimum(mid, V - 1)] <= u)
+    lo = jnp.where(right, mid + 1, lo)
+    hi = jnp.where(active & ~right, mid, hi)
+  return jnp.minimum(lo, V - 1).astype(jnp.int32)
 
 
-def step_negatives(key: jax.Array, steps_S: jax.Array, cdf_V: jax.Array, shape: tuple) -> jax.Array:
+def step_negatives(key: jax.Array, steps_S: jax.Array, cdf_V, shape: tuple,
+                   search_steps: int | None = None) -> jax.Array:
   """Negatives for several steps at once: row s is `draw_negatives(fold_in(key, steps_S[s]), cdf_V, shape)`.
 
   Returns:
     int32 array of shape (S,) + shape.
   """
-  return jax.vmap(lambda t: draw_negatives(jax.random.fold_in(key, t), cdf_V, shape))(steps_S)
+  return jax.vmap(lambda t: draw_negatives(jax.random.fold_in(key, t), cdf_V, shape, search_steps))(steps_S)
 
 
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:

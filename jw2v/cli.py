@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
   from jw2v.config import Config
-  from jw2v.corpus import load_corpus, resolve_corpus
+  from jw2v.corpus import cache_dir, load_corpus, resolve_corpus
+  _use_compilation_cache(cache_dir() / 'xla')
   from jw2v.run_dir import prepare_output, save_run
   from jw2v.train import train
 
@@ -109,6 +110,15 @@ def _train(args) -> int:
   say(f'trained {config.model} in {seconds:.1f}s ({corpus.raw_words * config.epochs / seconds:,.0f} words/s), '
       f'final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
   return 0
+
+
+def _use_compilation_cache(path) -> None:
+  """Keeps compiled programs between runs (JAX's persistent cache), unless JAX_COMPILATION_CACHE_DIR is set."""
+  import os
+  import jax
+  if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+    jax.config.update('jax_compilation_cache_dir', str(path))
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
 
 
 def _print_neighbours(results) -> None:

@@ -40,7 +40,6 @@ class Config:
   steps_per_call: int = 64
   block_tokens: int = 1 << 20
   cbow_full_error: bool = True
-  shared_negatives: int = 1
   max_sentence_length: int = 10_000
   seed: int = 1
 
@@ -55,12 +54,10 @@ class Config:
     need(not (self.path == 'sparse' and self.optimizer != 'sgd'),
          f'the sparse path only does SGD; optimizer {self.optimizer!r} needs path="reference"')
     for name in ('dim', 'window', 'negative', 'min_count', 'epochs', 'batch_size', 'steps_per_call',
-                 'block_tokens', 'max_sentence_length', 'shared_negatives'):
+                 'block_tokens', 'max_sentence_length'):
       value = getattr(self, name)
       need(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
            f'{name} must be a whole number >= 1, got {value!r}')
-    need(self.batch_size % self.shared_negatives == 0,
-         f'shared_negatives ({self.shared_negatives}) must divide batch_size ({self.batch_size})')
     need(self.max_vocab_size is None or (isinstance(self.max_vocab_size, int) and self.max_vocab_size >= 2),
          f'max_vocab_size must be >= 2, got {self.max_vocab_size!r}')
     need(_finite(self.sample) and self.sample >= 0, f'sample must be >= 0, got {self.sample!r}')

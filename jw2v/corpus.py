@@ -197,3 +197,34 @@ def fetch(url: str, dest: Path, md5: str, timeout: float = 60.0) -> Path:
     raise DataError(f'cannot download {url}: {getattr(e, "reason", None) or e}; set JW2V_DATA_DIR to a '
                     f'folder that holds {dest.parent.name}/{dest.name}') from None
   return dest
+
+
+def synthetic_corpus(n_tokens: int, vocab_size: int, *, exponent: float = 1.0, sentence_length: int = 20,
+                     seed: int = 0) -> tuple[Corpus, Vocab]:
+  """A corpus of Zipf-distributed word ids, for speed and scale measurements.
+
+  Word r (r = 1..vocab_size) is drawn with probability proportional to r**-exponent; sentence lengths are
+  uniform in 1..2*sentence_length-1. Words are then numbered by their actual count (as `build_vocab` orders
+  them) and words never drawn are left out, so the result is what `load_corpus(..., min_count=1)` gives.
+
+  Returns:
+    (Corpus, Vocab), with words named 'w0', 'w1', ... in order of frequency.
+  """
+  rng = np.random.default_rng(seed)
+  cdf = np.cumsum(np.arange(1, vocab_size + 1, dtype=np.float64) ** -exponent)
+  cdf /= cdf[-1]
+  ids = np.empty(n_tokens, np.int32)
+  for start in range(0, n_tokens, 1 << 22):  # in pieces, to bound the float64 temporaries
+    stop = min(start + (1 << 22), n_tokens)
+    ids[start:stop] = np.minimum(np.searchsorted(cdf, rng.random(stop - start)), vocab_size - 1)
+  counts = np.bincount(ids, minlength=vocab_size)
+  order = np.argsort(-counts, kind='stable')
+  rank = np.empty(vocab_size, np.int32)
+  rank[order] = np.arange(vocab_size, dtype=np.int32)
+  ids = rank[ids]
+  lengths = rng.integers(1, 2 * sentence_length, size=n_tokens // sentence_length + 1)
+  offsets = np.concatenate([[0], np.cumsum(lengths)])
+  offsets = np.append(offsets[offsets < n_tokens], n_tokens).astype(np.int64)
+  kept = int(np.count_nonzero(counts))
+  vocab = Vocab.from_words_counts((f'w{i}' for i in range(kept)), counts[order][:kept])
+  return Corpus(ids, offsets, n_tokens), vocab

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import scipy.stats
 
 from jw2v.errors import DataError, reading
 from jw2v.vectors import WordVectors
@@ -132,6 +131,7 @@ def evaluate_word_pairs(vectors: WordVectors, path, delimiter: str = '\t', restr
     rows_b.append(ok[b])
   if not gold:
     raise DataError(f'{path}: no usable word pairs (wrong format, or every word is out of the vocabulary)')
+  import scipy.stats  # here, not at the top: it takes longer to import than the rest of jw2v together
   rows_a, rows_b = np.array(rows_a), np.array(rows_b)
   unit = vectors.vectors.astype(np.float64)
   unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-300)

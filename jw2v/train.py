@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 import time
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -22,11 +23,11 @@ import optax
 from tqdm.auto import tqdm
 
 from jw2v import batches as batches_lib
-from jw2v.batches import CbowBatch, SkipgramBatch
+from jw2v.batches import SkipgramBatch
 from jw2v.config import Config
 from jw2v.corpus import Corpus
 from jw2v.model import cbow_loss, embedding, init_params, negative_sampling_loss, skipgram_loss
-from jw2v.vocab import Vocab, keep_probabilities, noise_cdf
+from jw2v.vocab import Vocab, keep_probabilities
 
 
 class TrainState(NamedTuple):
@@ -104,22 +105,20 @@ def model_loss(params: dict, batch, negatives_BxK: jax.Array) -> jax.Array:
   return cbow_loss(params, batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives_BxK, batch.weight_B)
 
 
-def reference_step(state: TrainState, batch, negatives_NxK: jax.Array, lr: jax.Array, *,
+def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.Array, *,
                    optimizer: optax.GradientTransformation) -> tuple[TrainState, jax.Array]:
   """One step of the reference path: dense `jax.grad` of the whole pytree, then the optax update.
 
   Args:
     state: TrainState.
     batch: SkipgramBatch or CbowBatch (one batch, no steps axis).
-    negatives_NxK: the step's negatives, one row per group of B // N consecutive examples.
+    negatives_BxK: the step's negatives.
     lr: learning rate, written into the optimizer's injected hyperparameters when it has them.
     optimizer: the optax transformation that made `state.opt_state`.
 
   Returns:
     The new state and the batch loss.
   """
-  group = _target(batch).shape[0] // negatives_NxK.shape[0]
-  negatives_BxK = jnp.repeat(negatives_NxK, group, axis=0)
   loss, grads = jax.value_and_grad(model_loss)(state.params, batch, negatives_BxK)
   opt_state = state.opt_state
   if 'learning_rate' in getattr(opt_state, 'hyperparams', {}):  # made by optax.inject_hyperparams
@@ -129,20 +128,18 @@ def reference_step(state: TrainState, batch, negatives_NxK: jax.Array, lr: jax.A
   return TrainState(params, opt_state, state.key, state.step + 1), loss
 
 
-def sparse_step(state: SparseState, batch, negatives_NxK: jax.Array, lr: jax.Array, *,
+def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Array, *,
                 cbow_full_error: bool = True) -> tuple[SparseState, jax.Array]:
   """One SGD step of the sparse path; cost independent of the vocabulary size.
 
   The loss is a function of the gathered rows (h, the positive targets' output vectors and the negatives'
-  output vectors); `jax.value_and_grad` gives the gradients of those rows only, which are added back into
-  the tables with `.at[idx].add` (repeated indices summed). When groups of consecutive examples share
-  their negatives (N < B), the loss is the same function of the same (expanded) negatives, but each
-  negative row is gathered and updated once per group.
+  output vectors); `jax.vjp` gives the gradients of those rows only, which are added back into the tables
+  with `.at[idx].add` (repeated indices summed).
 
   Args:
     state: SparseState (donate it: the tables are updated in place).
     batch: SkipgramBatch or CbowBatch.
-    negatives_NxK: the step's negatives, one row per group of B // N consecutive examples.
+    negatives_BxK: the step's negatives.
     lr: learning rate of this step.
     cbow_full_error: CBOW only. True (word2vec.c, gensim's cbow_mean=1): every context row receives the
       full gradient of h. False: each receives gradient/count, which is what `jax.grad` of the mean gives.
@@ -152,9 +149,7 @@ def sparse_step(state: SparseState, batch, negatives_NxK: jax.Array, lr: jax.Arr
   """
   skipgram = isinstance(batch, SkipgramBatch)
   target_B = _target(batch)
-  B = target_B.shape[0]
-  group = B // negatives_NxK.shape[0]
-  neg_mask_NxGxK = (negatives_NxK[:, None, :] != target_B.reshape(-1, group)[:, :, None]).astype(jnp.float32)
+  neg_mask_BxK = (negatives_BxK != target_B[:, None]).astype(jnp.float32)
 
   if skipgram:
     h_BxH = embedding(state.W_in, batch.center_B)
@@ -163,20 +158,18 @@ def sparse_step(state: SparseState, batch, negatives_NxK: jax.Array, lr: jax.Arr
     count_Bx1 = jnp.maximum(jnp.sum(batch.mask_BxC, axis=-1, keepdims=True), 1.0)
     h_BxH = jnp.einsum('bch,bc->bh', rows_BxCxH, batch.mask_BxC) / count_Bx1
   pos_BxH = embedding(state.W_out_T, target_B)
-  neg_NxKxH = embedding(state.W_out_T, negatives_NxK)
+  neg_BxKxH = embedding(state.W_out_T, negatives_BxK)
 
-  def loss_of_rows(h_BxH, pos_BxH, neg_NxKxH):
-    h_NxGxH = h_BxH.reshape(-1, group, h_BxH.shape[-1])
-    neg_NxGxK = jnp.einsum('ngh,nkh->ngk', h_NxGxH, neg_NxKxH)
-    return negative_sampling_loss(jnp.sum(h_BxH * pos_BxH, axis=-1), neg_NxGxK.reshape(B, -1),
-                                  neg_mask_NxGxK.reshape(B, -1), batch.weight_B)
+  def loss_of_rows(h_BxH, pos_BxH, neg_BxKxH):
+    return negative_sampling_loss(jnp.sum(h_BxH * pos_BxH, axis=-1), jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH),
+                                  neg_mask_BxK, batch.weight_B)
 
   # The cotangent -lr makes the backward pass produce the updates themselves: XLA fuses the scale into the
   # gradient computation instead of making another pass over the rows (which cost a third of a CPU step).
-  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxH, neg_NxKxH)
-  upd_h_BxH, upd_pos_BxH, upd_neg_NxKxH = backward(-jnp.asarray(lr, loss.dtype))
-  out_idx = jnp.concatenate([target_B, negatives_NxK.reshape(-1)])
-  out_rows = jnp.concatenate([upd_pos_BxH, upd_neg_NxKxH.reshape(-1, upd_neg_NxKxH.shape[-1])])
+  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxH, neg_BxKxH)
+  upd_h_BxH, upd_pos_BxH, upd_neg_BxKxH = backward(-jnp.asarray(lr, loss.dtype))
+  out_idx = jnp.concatenate([target_B, negatives_BxK.reshape(-1)])
+  out_rows = jnp.concatenate([upd_pos_BxH, upd_neg_BxKxH.reshape(-1, upd_neg_BxKxH.shape[-1])])
   W_out_T = state.W_out_T.at[out_idx].add(out_rows)
   if skipgram:
     W_in = state.W_in.at[batch.center_B].add(upd_h_BxH)
@@ -187,14 +180,14 @@ def sparse_step(state: SparseState, batch, negatives_NxK: jax.Array, lr: jax.Arr
 
 
 def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] = None) -> Callable:
-  """`step(state, batch, negatives_NxK, lr) -> (state, loss)` for the config's update path."""
+  """`step(state, batch, negatives_BxK, lr) -> (state, loss)` for the config's update path."""
   if config.update_path == 'sparse':
     return functools.partial(sparse_step, cbow_full_error=config.cbow_full_error)
   return functools.partial(reference_step, optimizer=optimizer or make_optimizer(config))
 
 
-def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, group: int, batch_size: int,
-                    steps: int) -> Callable:
+def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int,
+                    steps: int, search_steps: Optional[int] = None) -> Callable:
   """Jits up to `steps` consecutive steps over a block's examples into one dispatch, on a donated state.
 
   The negatives of all the dispatch's steps are drawn up front, vectorised (`batches.step_negatives`: step
@@ -202,28 +195,28 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   of once per step; on a CPU their per-step cost was a large part of a step.
 
   Args:
-    step: `step(state, batch, negatives_NxK, lr) -> (state, loss)`, e.g. from `make_step`.
+    step: `step(state, batch, negatives_BxK, lr) -> (state, loss)`, e.g. from `make_step`.
     schedule: learning rate as a function of progress (0..1).
-    negative: negatives per group.
-    group: consecutive examples sharing their negatives.
+    negative: negatives per example.
     batch_size: examples per step.
     steps: the most steps one dispatch runs.
+    search_steps: when the noise passed is a `batches.Noise`, the steps its guide table needs.
 
   Returns:
-    `multi_step(state, examples, first, n, progress0, progress_per_token, cdf_V) -> (state, loss_S)`: runs
+    `multi_step(state, examples, first, n, progress0, progress_per_token, noise) -> (state, loss_S)`: runs
     batches first..first+n-1 (n <= steps, a dynamic trip count) of `examples`; the progress of a step is
     progress0 + progress_per_token * (block position of its first centre). loss_S holds each step's loss.
   """
   @functools.partial(jax.jit, donate_argnums=(0,))
-  def multi_step(state, examples, first, n, progress0, progress_per_token, cdf_V):
-    negatives_SxNxK = batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), cdf_V,
-                                                 (batch_size // group, negative))
+  def multi_step(state, examples, first, n, progress0, progress_per_token, noise):
+    negatives_SxBxK = batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), noise,
+                                                 (batch_size, negative), search_steps)
 
     def body(i, carry):
       state, loss_S = carry
       batch = batches_lib.batch_at(examples, first + i, batch_size)
       progress = progress0 + progress_per_token * examples.offset_P[(first + i) * batch_size]
-      state, loss = step(state, batch, negatives_SxNxK[i], schedule(progress))
+      state, loss = step(state, batch, negatives_SxBxK[i], schedule(progress))
       return state, loss_S.at[i].set(loss)
     return jax.lax.fori_loop(0, n, body, (state, jnp.zeros(steps, jnp.float32)))
   return multi_step
@@ -244,10 +237,12 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
 
   Returns:
     TrainResult: numpy params and the history
-    `{'epochs': [{'epoch', 'loss', 'seconds', 'words_per_sec', 'examples'}], 'compile_seconds': ...}`;
-    `loss` is the mean loss per example (per pair for skip-gram, per centre for CBOW), `seconds` counts
-    training only, and `words_per_sec` is the corpus's raw words divided by it.
+    `{'epochs': [{'epoch', 'loss', 'seconds', 'words_per_sec', 'examples'}], 'setup_seconds',
+    'compile_seconds', 'finish_seconds'}`; `loss` is the mean loss per example (per pair for skip-gram, per
+    centre for CBOW), `seconds` counts training only, and `words_per_sec` is the corpus's raw words divided
+    by it. The other entries time what comes before and after the epochs.
   """
+  entered = time.perf_counter()
   key = jax.random.key(config.seed)
   init_key, neg_key, data_key = jax.random.split(key, 3)
   if params is None:
@@ -255,7 +250,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   if config.update_path == 'reference':
     optimizer = optimizer or make_optimizer(config)
   state = init_state(config, params, key=neg_key, optimizer=optimizer)
-  cdf_V = jnp.asarray(noise_cdf(vocab.counts, config.ns_exponent))
+  noise, search_steps = batches_lib.noise(vocab.counts, config.ns_exponent)
   keep_V = jnp.asarray(keep_probabilities(vocab.counts, config.sample), jnp.float32)
   B, S = config.batch_size, config.steps_per_call
   T = batches_lib.block_size(corpus, config.block_tokens)
@@ -263,7 +258,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
       batches_lib.make_examples, model=config.model, window=config.window, shrink_windows=config.shrink_windows,
       buffer_size=batches_lib.example_buffer_size(T, config.model, config.window, B)))
   multi_step = make_multi_step(make_step(config, optimizer), learning_rate_schedule(config),
-                               negative=config.negative, group=config.shared_negatives, batch_size=B, steps=S)
+                               negative=config.negative, batch_size=B, steps=S, search_steps=search_steps)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs
 
@@ -276,9 +271,10 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   feed = batches_lib.prefetch(blocks())
   first_block = next(feed)
   examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
-  make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile()
-  multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, cdf_V).compile()
-  history = {'epochs': [], 'compile_seconds': time.perf_counter() - t0}
+  options = compiler_options()
+  make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
+  multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise).compile(options)
+  history = {'epochs': [], 'setup_seconds': t0 - entered, 'compile_seconds': time.perf_counter() - t0}
 
   bar = tqdm(total=total_words, unit='word', unit_scale=True, disable=not progress, dynamic_ncols=True,
              smoothing=0.1)
@@ -293,7 +289,8 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     loss = loss_sum / max(examples, 1)
     if not math.isfinite(loss):
       bar.close()
-      raise FloatingPointError(f'loss became {loss} in epoch {epoch + 1}; try a lower learning rate (alpha)')
+      raise FloatingPointError(f'loss became {loss} in epoch {epoch + 1}; try a lower learning rate (alpha) '
+                               f'or a smaller batch size (now {B})')
     history['epochs'].append({'epoch': epoch + 1, 'loss': loss, 'seconds': seconds,
                               'words_per_sec': corpus.raw_words / seconds, 'examples': examples})
 
@@ -308,7 +305,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     progress0 = (epoch * corpus_words + block_start) / total_words
     for first in range(0, n_steps, S) if n_steps else [0]:
       done = min(first + S, n_steps)
-      state, loss_S = multi_step(state, examples, first, done - first, progress0, 1.0 / total_words, cdf_V)
+      state, loss_S = multi_step(state, examples, first, done - first, progress0, 1.0 / total_words, noise)
       # The bar counts the block's tokens in proportion to the steps run.
       words = n_tokens * done // n_steps - n_tokens * first // n_steps if n_steps else n_tokens
       if in_flight is not None:
@@ -320,12 +317,31 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     _report(bar, totals, *in_flight)
     finish_epoch(in_flight[0])
   bar.close()
+  finishing = time.perf_counter()
   params = jax.tree.map(np.asarray, params_of(state))
+  history['finish_seconds'] = time.perf_counter() - finishing
   return TrainResult(params, history)
+
+
+def compiler_options() -> dict:
+  """XLA options for jw2v's programs on the default backend.
+
+  On CUDA GPUs the loop over steps runs as a CUDA graph (command buffers that include while loops): a
+  step is a few dozen small kernels, and launching them one by one cost about a fifth of the step time
+  on an H100. An `xla_gpu_enable_command_buffer` setting in XLA_FLAGS takes precedence.
+  """
+  device = jax.devices()[0]
+  if device.platform != 'gpu' or 'cuda' not in device.client.platform_version.lower():
+    return {}
+  if 'xla_gpu_enable_command_buffer' in os.environ.get('XLA_FLAGS', ''):
+    return {}
+  return {'xla_gpu_enable_command_buffer': 'FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL',
+          'xla_gpu_graph_min_graph_size': 1}
 
 
 def _report(bar, totals, epoch, loss_S, words):
   stats = totals[epoch]
-  stats[0] += float(jnp.sum(loss_S))  # blocks until that dispatch is done
+  # Copies that dispatch's losses; jnp.sum(loss_S) would queue behind, and wait for, the newer dispatch.
+  stats[0] += float(np.asarray(loss_S).sum())
   bar.update(words)
   bar.set_postfix(loss=f'{stats[0] / max(stats[1], 1):.4f}', refresh=False)

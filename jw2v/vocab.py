@@ -88,6 +88,34 @@ def noise_cdf(counts: np.ndarray, exponent: float = 0.75) -> np.ndarray:
   return np.minimum(scaled, 2.0**32 - 1).astype(np.uint32)
 
 
+def noise_guide(cdf_V: np.ndarray, max_steps: int = 4) -> tuple[np.ndarray, int]:
+  """A guide table that turns a draw from `cdf_V` into a short search (indexed search, Chen & Asau 1974).
+
+  The 2**32 possible uniform draws are split into G equal buckets; guide[b] is the answer for the first
+  draw of bucket b, so any draw in bucket b has its answer in [guide[b], guide[b+1]]. G (a power of two,
+  at least V) is doubled, at most twice, until a few bisection steps always suffice. (Long runs of
+  zero-probability words make wide buckets; such a distribution just needs more steps.)
+
+  Args:
+    cdf_V: from `noise_cdf`.
+    max_steps: grow G until this many bisection steps are enough (at most to 4 times its first size).
+
+  Returns:
+    (guide, steps): (G + 1,) int32 guide and the number of bisection steps that the widest bucket needs.
+  """
+  V = len(cdf_V)
+  buckets = max(1 << max(V - 1, 1).bit_length(), 1024)
+  max_buckets = 4 * buckets
+  while True:
+    starts = np.arange(buckets + 1, dtype=np.int64) << (32 - buckets.bit_length() + 1)
+    guide = np.searchsorted(cdf_V.astype(np.int64), starts, side='right')
+    guide[-1] = V
+    steps = int(np.ceil(np.log2(np.max(np.diff(guide)) + 1)))
+    if steps <= max_steps or buckets >= max_buckets:
+      return guide.astype(np.int32), steps
+    buckets *= 2
+
+
 def save_vocab(vocab: Vocab, path) -> None:
   """Writes `word count` lines (word2vec.c's -save-vocab format), UTF-8, atomically."""
   with atomic_write(path, 'w', encoding='utf-8') as f:

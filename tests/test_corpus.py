@@ -125,3 +125,15 @@ def test_unreadable_file_is_one_clear_error(tmp_path, monkeypatch):
   monkeypatch.setattr(type(path), 'read_bytes', deny)
   with pytest.raises(jw2v.DataError, match='cannot read corpus .*locked.txt: Permission denied'):
     jw2v.read_text(path)
+
+
+def test_synthetic_corpus_is_zipf_and_ordered_by_count():
+  corpus, vocab = jw2v.synthetic_corpus(200_000, 1000, sentence_length=10, seed=1)
+  assert corpus.raw_words == len(corpus.ids) == 200_000 and corpus.offsets[-1] == 200_000
+  assert np.all(np.diff(corpus.offsets) >= 1) and 5 < np.diff(corpus.offsets).mean() < 15
+  counts = np.bincount(corpus.ids, minlength=len(vocab))
+  np.testing.assert_array_equal(counts, vocab.counts)
+  assert np.all(np.diff(vocab.counts) <= 0) and vocab.counts.min() >= 1
+  # Zipf with exponent 1: the r-th word is about r times rarer than the first.
+  assert 8 < vocab.counts[0] / vocab.counts[9] < 12.5
+  assert vocab.words[:2] == ('w0', 'w1') and vocab.index['w5'] == 5

@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -44,8 +45,7 @@ def _cdf():
 
 
 def _negatives(config, batch_size):
-  return jw2v.draw_negatives(jax.random.fold_in(jax.random.key(7), 0), _cdf(),
-                             (batch_size // config.shared_negatives, config.negative))
+  return jw2v.draw_negatives(jax.random.fold_in(jax.random.key(7), 0), _cdf(), (batch_size, config.negative))
 
 
 def _one_step(config, params, batch, lr=0.1):
@@ -55,12 +55,11 @@ def _one_step(config, params, batch, lr=0.1):
   return jw2v.params_of(state), float(loss)
 
 
-@pytest.mark.parametrize('model, batch, group', [('skipgram', _sg_batch(), 1), ('cbow', _cbow_batch(), 1),
-                                                 ('skipgram', _sg_batch(), 4), ('cbow', _cbow_batch(), 8)])
-def test_sparse_step_equals_reference_sgd_step(model, batch, group):
+@pytest.mark.parametrize('model, batch', [('skipgram', _sg_batch()), ('cbow', _cbow_batch())])
+def test_sparse_step_equals_reference_sgd_step(model, batch):
   params = _params()
-  sparse, loss_s = _one_step(_config(model, cbow_full_error=False, shared_negatives=group), params, batch)
-  reference, loss_r = _one_step(_config(model, path='reference', shared_negatives=group), params, batch)
+  sparse, loss_s = _one_step(_config(model, cbow_full_error=False), params, batch)
+  reference, loss_r = _one_step(_config(model, path='reference'), params, batch)
   np.testing.assert_allclose(loss_s, loss_r, rtol=1e-6)
   for name in ('W_in', 'W_out'):
     np.testing.assert_allclose(sparse[name], reference[name], rtol=1e-5, atol=1e-7)
@@ -109,7 +108,7 @@ def test_multi_step_runs_the_requested_batches_of_a_block():
   offset = jnp.asarray(np.arange(P) // 3, jnp.int32)
   examples = Examples(ids(), ids(), jnp.zeros((0, 10), jnp.int32), jnp.zeros((0, 10)), offset, jnp.int32(count))
   schedule = optax.linear_schedule(0.1, 0.01, 1)
-  multi = jw2v.make_multi_step(step, schedule, negative=K, group=1, batch_size=B, steps=4)
+  multi = jw2v.make_multi_step(step, schedule, negative=K, batch_size=B, steps=4)
   state = jw2v.init_state(config, _params(), key=jax.random.key(1))
   state, losses = multi(state, examples, 1, 2, 0.25, 0.001, _cdf())  # batches 1 and 2
   expected = jw2v.init_state(config, _params(), key=jax.random.key(1))
@@ -156,8 +155,12 @@ def test_same_seed_same_vectors(small_corpus):
   a = jw2v.train(corpus, vocab, config, progress=False).params
   b = jw2v.train(corpus, vocab, config, progress=False).params
   c = jw2v.train(corpus, vocab, dataclasses.replace(config, seed=2), progress=False).params
-  np.testing.assert_array_equal(a['W_in'], b['W_in'])
-  np.testing.assert_array_equal(a['W_out'], b['W_out'])
+  if jax.default_backend() == 'cpu':
+    check = np.testing.assert_array_equal
+  else:  # a GPU's scatter-add sums repeated rows in no fixed order: equal up to float32 rounding
+    check = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+  check(a['W_in'], b['W_in'])
+  check(a['W_out'], b['W_out'])
   assert not np.allclose(a['W_in'], c['W_in'])
 
 

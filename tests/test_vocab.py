@@ -53,3 +53,21 @@ def test_vocab_file_round_trip_and_errors(tmp_path):
   (tmp_path / 'bad.txt').write_text('a 3\nb\n')
   with pytest.raises(jw2v.DataError, match=r'bad.txt:2'):
     load_vocab(tmp_path / 'bad.txt')
+
+
+@pytest.mark.parametrize('counts', [np.array([500, 200, 100, 50, 20, 5, 1]), np.array([1, 1]),
+                                    np.arange(3000, 0, -1) ** 2, np.random.default_rng(0).integers(1, 10**6, 5000)])
+def test_guide_table_gives_the_same_draws_as_binary_search(counts):
+  nz, steps = jw2v.noise(counts)
+  cdf = jw2v.noise_cdf(counts)
+  assert steps <= 6 and nz.guide_G.shape[0] - 1 >= len(counts)
+  key = jax.random.key(4)
+  np.testing.assert_array_equal(jw2v.draw_negatives(key, nz, (50_000,), steps),
+                                jw2v.draw_negatives(key, jnp.asarray(cdf), (50_000,)))
+  # Draws exactly at, just below and just above every boundary, and the extremes.
+  edges = np.concatenate([cdf.astype(np.int64) + d for d in (-1, 0, 1)] + [[0, 2**32 - 1]])
+  u = np.unique(np.clip(edges, 0, 2**32 - 1)).astype(np.uint32)
+  expected = np.minimum(np.searchsorted(cdf, u, side='right'), len(counts) - 1)
+  import unittest.mock
+  with unittest.mock.patch.object(jax.random, 'bits', lambda key, shape, dtype: jnp.asarray(u)):
+    np.testing.assert_array_equal(jw2v.draw_negatives(None, nz, u.shape, steps), expected)

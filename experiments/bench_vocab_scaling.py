@@ -1,0 +1,103 @@
+"""Time per training step against vocabulary size: the sparse path and the dense reference path.
+
+Synthetic Zipf corpora with vocabularies of --vocabs words (default 10k, 100k, 1M), dim --dim: tables of
+exactly V rows, word counts of a 1e9-token Zipf corpus (for subsampling and negatives), steps on a
+--tokens sample of its text (`jw2v.synthetic_corpus`), the same batch size everywhere. Each path runs --steps steps on
+one block's examples after a warm-up call; the median of --repeats timings is reported per step.
+
+  python experiments/bench_vocab_scaling.py [--device cpu|gpu] [--batch-size 1024] [--out runs/vocab_scaling]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--device', choices=('cpu', 'gpu'), default=None)
+  parser.add_argument('--vocabs', type=int, nargs='+', default=[10_000, 100_000, 1_000_000])
+  parser.add_argument('--dim', type=int, default=100)
+  parser.add_argument('--model', choices=('skipgram', 'cbow'), default='skipgram')
+  parser.add_argument('--batch-size', type=int, default=1024)
+  parser.add_argument('--steps', type=int, default=64)
+  parser.add_argument('--reference-steps', type=int, default=4)
+  parser.add_argument('--repeats', type=int, default=5)
+  parser.add_argument('--tokens', type=int, default=2_000_000)
+  parser.add_argument('--out', default='runs/vocab_scaling')
+  args = parser.parse_args()
+
+  import jax
+  if args.device:
+    jax.config.update('jax_platforms', {'gpu': 'cuda', 'cpu': 'cpu'}[args.device])
+  import jax.numpy as jnp
+  import jw2v
+  from jw2v import batches
+  from jw2v.train import learning_rate_schedule
+
+  def per_step(config, vocab_size, counts, corpus, steps):
+    size = batches.block_size(corpus, 1 << 20)
+    _, block = next(batches.corpus_blocks(corpus, size))
+    make = jax.jit(functools.partial(batches.make_examples, model=config.model, window=config.window,
+                                     shrink_windows=True, buffer_size=batches.example_buffer_size(
+                                         size, config.model, config.window, config.batch_size)))
+    keep = jnp.asarray(jw2v.keep_probabilities(np.maximum(counts, 1), config.sample), jnp.float32)
+    examples = make(jax.device_put(block), keep, jax.random.key(0))
+    assert int(examples.count) >= steps * config.batch_size
+    noise, search_steps = jw2v.noise(counts)
+    multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negative,
+                                 batch_size=config.batch_size, steps=steps, search_steps=search_steps)
+    state = jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
+                            key=jax.random.key(2))
+    state, loss = multi(state, examples, 0, steps, 0.0, 1e-9, noise)
+    jax.block_until_ready(loss)
+    times = []
+    for _ in range(args.repeats):
+      start = time.perf_counter()
+      state, loss = multi(state, examples, 0, steps, 0.0, 1e-9, noise)
+      jax.block_until_ready(loss)
+      times.append((time.perf_counter() - start) / steps)
+    return float(np.median(times))
+
+  print(f'JAX {jax.__version__} on {jax.devices()[0].device_kind}, {args.model}, dim {args.dim}, '
+        f'batch {args.batch_size}', flush=True)
+  rows = []
+  for vocab_size in args.vocabs:
+    corpus, vocab = jw2v.synthetic_corpus(args.tokens, vocab_size, seed=0)
+    # The vocabulary of a large corpus (1e9 Zipf tokens: every word counts at least 60), so that the noise
+    # distribution covers all V rows; the steps run on a --tokens sample of its text.
+    ranks = np.arange(1, vocab_size + 1)
+    counts = np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)
+    common = dict(model=args.model, dim=args.dim, batch_size=args.batch_size, min_count=1)
+    sparse = per_step(jw2v.Config(**common), vocab_size, counts, corpus, args.steps)
+    reference = per_step(jw2v.Config(path='reference', **common), vocab_size, counts, corpus, args.reference_steps)
+    rows.append({'vocab': vocab_size, 'sparse_ms': 1e3 * sparse, 'reference_ms': 1e3 * reference})
+    print(f'V={vocab_size:>9,}: sparse {1e3 * sparse:8.3f} ms/step   dense reference {1e3 * reference:9.2f} ms/step',
+          flush=True)
+  base = rows[0]
+  for r in rows:
+    r['sparse_vs_smallest'] = r['sparse_ms'] / base['sparse_ms']
+    r['reference_vs_smallest'] = r['reference_ms'] / base['reference_ms']
+  lines = [f'{jax.devices()[0].device_kind}, JAX {jax.__version__}, {args.model}, dim {args.dim}, batch {args.batch_size}',
+           '', '| vocabulary | sparse ms/step | × smallest | dense reference ms/step | × smallest |',
+           '|---|---|---|---|---|']
+  lines += [f'| {r["vocab"]:,} | {r["sparse_ms"]:.3f} | {r["sparse_vs_smallest"]:.2f} | {r["reference_ms"]:.2f} | '
+            f'{r["reference_vs_smallest"]:.1f} |' for r in rows]
+  print('\n'.join(lines))
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  (out / 'results.json').write_text(json.dumps({'platform': platform.platform(), 'jax': jax.__version__,
+                                                'device': jax.devices()[0].device_kind, 'settings': vars(args),
+                                                'rows': rows}, indent=2) + '\n')
+  (out / 'results.md').write_text('\n'.join(lines) + '\n')
+
+
+if __name__ == '__main__':
+  main()
