@@ -1,15 +1,17 @@
 """jw2v: word2vec (CBOW and skip-gram with negative sampling) as pure JAX functions."""
 
 from jw2v.batches import CbowBatch, Noise, SkipgramBatch, draw_negatives, noise, step_negatives
+from jw2v.checkpoint import load_checkpoint, restore_checkpoint, save_checkpoint
 from jw2v.config import Config
-from jw2v.corpus import Corpus, encode, load_corpus, read_text, resolve_corpus, synthetic_corpus
+from jw2v.corpus import (Corpus, Prepared, encode, load_corpus, open_prepared, prepare_corpus, read_text,
+                         resolve_corpus, synthetic_corpus)
 from jw2v.evaluate import AnalogyResult, WordPairsResult, evaluate_word_analogies, evaluate_word_pairs, standard_set
 from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, UnknownWordError
 from jw2v.grads import cbow_grads, skipgram_grads
 from jw2v.model import cbow_loss, embedding, embedding_dot, init_params, negative_sampling_loss, skipgram_loss
 from jw2v.run_dir import Run, load_run, save_run
-from jw2v.train import (SparseState, TrainResult, TrainState, init_state, make_multi_step, make_step,
-                        params_of, reference_step, sparse_step, train)
+from jw2v.train import (Checkpoint, DivergenceError, SparseState, TrainingStopped, TrainResult, TrainState,
+                        init_state, make_multi_step, make_step, params_of, reference_step, sparse_step, train)
 from jw2v.vectors import WordVectors, load_word2vec, save_word2vec
 from jw2v.vocab import Vocab, build_vocab, keep_probabilities, noise_cdf, noise_guide
 
@@ -17,7 +19,8 @@ __version__ = '0.1.0'
 
 __all__ = [
     'AnalogyResult', 'WordPairsResult', 'evaluate_word_analogies', 'evaluate_word_pairs', 'standard_set',
-    'CbowBatch', 'Config', 'ConfigError', 'Corpus', 'DataError', 'Jw2vError', 'OutputExistsError', 'Run',
+    'Checkpoint', 'DivergenceError', 'TrainingStopped', 'load_checkpoint', 'restore_checkpoint', 'save_checkpoint',
+    'CbowBatch', 'Config', 'Prepared', 'open_prepared', 'prepare_corpus', 'ConfigError', 'Corpus', 'DataError', 'Jw2vError', 'OutputExistsError', 'Run',
     'SkipgramBatch', 'SparseState', 'TrainResult', 'TrainState', 'UnknownWordError', 'Vocab', 'WordVectors',
     'build_vocab', 'cbow_grads', 'cbow_loss', 'draw_negatives', 'embedding', 'embedding_dot', 'encode',
     'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',

@@ -240,8 +240,8 @@ def step_negatives(key: jax.Array, steps_S: jax.Array, cdf_V, shape: tuple,
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:
   """Yields the items of `items`, produced by a background thread up to `depth` items ahead.
 
-  An exception in the producer is re-raised in the consumer; when the consumer stops early, the producer
-  stops too.
+  An exception in the producer is re-raised in the consumer. When the consumer stops early (closes the
+  generator), the producer is stopped and joined, so that no thread outlives its use.
   """
   q = queue.Queue(maxsize=depth)
   stop = threading.Event()
@@ -277,3 +277,4 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
       yield item
   finally:
     stop.set()
+    thread.join()

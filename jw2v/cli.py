@@ -1,11 +1,13 @@
-"""The `jw2v` command: train, similar, analogy, eval, export, plot."""
+"""The `jw2v` command: train, prepare, similar, analogy, eval, export, plot."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 import time
+from pathlib import Path
 from typing import Optional, Sequence
 
 from jw2v.errors import Jw2vError
@@ -22,7 +24,9 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--epochs', 'epochs', int, 'passes over the corpus (default 5)'),
     ('--alpha', 'alpha', float, 'starting learning rate (default 0.025 for sgd, 0.001 otherwise)'),
     ('--min-alpha', 'min_alpha', float, 'final learning rate of the linear decay (sgd; default 0.0001)'),
-    ('--batch-size', 'batch_size', int, 'examples per step (default 1024)'),
+    ('--batch-size', 'batch_size', int, 'examples per step (default 1024; 8192 on a GPU)'),
+    ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 262144; '
+                                            'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '
                                       '(dense reference path: jax.grad + optax)'),
     ('--seed', 'seed', int, 'random seed (default 1)'),
@@ -33,19 +37,39 @@ def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog='jw2v', description='word2vec in JAX: train and query word vectors.')
   sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
-  train = sub.add_parser('train', help='train word vectors on a text file or a named dataset',
-                         description='Train word vectors. CORPUS: a UTF-8 text file (one sentence per line) '
-                                     'or a dataset name (ptb, ptb:valid, ptb:test) found under '
-                                     '$JW2V_DATA_DIR or downloaded into the cache.')
-  train.add_argument('corpus', metavar='CORPUS')
-  train.add_argument('--out', required=True, metavar='DIR', help='output directory')
+  train = sub.add_parser('train', help='train word vectors on a corpus, or resume an interrupted run',
+                         description='Train word vectors. CORPUS: a UTF-8 text file (one sentence per line), a '
+                                     'directory of them, .gz/.bz2 files, a directory written by "jw2v prepare", '
+                                     'or a dataset name (ptb, ptb:valid, ptb:test) found under $JW2V_DATA_DIR '
+                                     'or downloaded into the cache. Checkpoints go to DIR/checkpoint.npz; '
+                                     '"jw2v train --resume DIR" continues an interrupted run.')
+  train.add_argument('corpus', metavar='CORPUS', nargs='?')
+  train.add_argument('--out', metavar='DIR', help='output directory')
+  train.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR (its corpus and config)')
+  train.add_argument('--checkpoint-every', type=float, default=300.0, metavar='SECONDS',
+                     help='seconds between checkpoints, besides one at each epoch end (default 300)')
   for flag, field, kind, help_text in _TRAIN_OPTIONS:
     train.add_argument(flag, dest=field, type=kind, default=None, help=help_text)
   train.add_argument('--no-shrink-windows', dest='shrink_windows', action='store_false', default=None,
                      help='always use the full window (the book) instead of word2vec.c\'s random shrinking')
+  train.add_argument('--deterministic', action='store_true', default=None,
+                     help='bit-for-bit repeatable results on a GPU (slower there; a CPU run always is)')
   train.add_argument('--force', action='store_true', help='replace vectors already in DIR')
   train.add_argument('--quiet', action='store_true', help='no progress bar')
   train.set_defaults(func=_train)
+
+  prep = sub.add_parser('prepare', help='count and encode a corpus once, in bounded memory, for train',
+                        description='Two streaming passes over CORPUS (a file, a directory of files, .gz/.bz2 '
+                                    'files, or a dataset name) write DIR/ids.npy, offsets.npy, vocab.txt and '
+                                    'corpus.json; "jw2v train DIR ..." then trains on it without reading the '
+                                    'text again.')
+  prep.add_argument('corpus', metavar='CORPUS')
+  prep.add_argument('--out', required=True, metavar='DIR')
+  prep.add_argument('--min-count', type=int, default=5, help='ignore words seen fewer times (default 5)')
+  prep.add_argument('--max-vocab-size', type=int, default=None, help='keep at most this many words')
+  prep.add_argument('--max-sentence-length', type=int, default=10_000, help='cut longer lines (default 10000)')
+  prep.add_argument('--force', action='store_true', help='replace a prepared corpus already in DIR')
+  prep.set_defaults(func=_prepare)
 
   for name, help_text in (('similar', 'words most similar to WORD'), ('analogy', 'b - a + c: "a is to b as c is to ?"')):
     p = sub.add_parser(name, help=help_text, description=help_text)
@@ -84,31 +108,125 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _train(args) -> int:
-  from jw2v.config import Config
-  from jw2v.corpus import cache_dir, load_corpus, resolve_corpus
-  _use_compilation_cache(cache_dir() / 'xla')
-  from jw2v.run_dir import prepare_output, save_run
-  from jw2v.train import train
+_VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length')
 
-  overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-               if getattr(args, f.name, None) is not None}
-  config = Config(**overrides)
-  out = prepare_output(args.out, force=args.force)
-  path = resolve_corpus(args.corpus)
-  start = time.perf_counter()
-  corpus, vocab, text = load_corpus(path, config.min_count, config.max_vocab_size, config.max_sentence_length)
+
+def _train(args) -> int:
+  from jw2v.checkpoint import restore_checkpoint, save_checkpoint
+  from jw2v.config import Config
+  from jw2v.corpus import cache_dir, is_prepared, open_prepared, prepare_corpus, resolve_corpus
+  from jw2v.errors import ConfigError, DataError
+  from jw2v.run_dir import (CHECKPOINT, prepare_output, read_run_start, remove_temporaries, save_run,
+                            start_run)
+  from jw2v.train import DivergenceError, TrainingStopped, train
+  _use_compilation_cache(cache_dir() / 'xla')
   say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-  if text.invalid_bytes:
-    say(f'jw2v: warning: {path}: {text.invalid_bytes} byte(s) of invalid UTF-8 replaced by U+FFFD')
-  say(f'{path}: {text.line_lengths.size} sentences, {corpus.raw_words} words, vocabulary {len(vocab)} '
-      f'(min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
-  result = train(corpus, vocab, config, progress=not args.quiet)
-  history = dict(result.history, corpus=str(path), vocab_size=len(vocab), raw_words=corpus.raw_words)
-  save_run(out, result.params, vocab, config, history)
+  given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name, None) is not None}
+  if not args.checkpoint_every > 0:
+    raise ConfigError(f'--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}')
+
+  resume = None
+  if args.resume:
+    if args.out and args.out != args.resume:
+      raise ConfigError('--resume DIR writes into DIR; leave out --out')
+    out = Path(args.resume)
+    config, corpus_dir, source = read_run_start(out)
+    clash = [f'--{k.replace("_", "-")} {v} (the run has {getattr(config, k)})' for k, v in given.items()
+             if getattr(config, k) != v]
+    if clash or (args.corpus and args.corpus != source):
+      what = ', '.join(clash) or f'corpus {args.corpus} (the run has {source})'
+      raise ConfigError(f'{what}: --resume continues the run as it was configured; start a new run to change it')
+    prepared = open_prepared(corpus_dir)
+    if not (out / CHECKPOINT).is_file():
+      raise DataError(f'{out} has no {CHECKPOINT} to resume from (it stopped before its first checkpoint); '
+                      'start the run again')
+    resume, meta = restore_checkpoint(out / CHECKPOINT, config, len(prepared.vocab))
+    if meta.get('config') != dataclasses.asdict(config) or meta.get('corpus') != _fingerprint(prepared):
+      raise DataError(f'{out / CHECKPOINT} belongs to another run (its config or corpus differ from {out})')
+    say(f'resuming {out} at epoch {resume.epoch + 1}, block {resume.block + 1}, step {resume.step}')
+  else:
+    if not args.corpus or not args.out:
+      raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
+    config = Config(**given)  # refuses impossible settings before anything is written
+    out = prepare_output(args.out, force=args.force)
+    if is_prepared(args.corpus):
+      prepared = open_prepared(args.corpus)
+      clash = [k for k in _VOCAB_FIELDS if k in given and given[k] != prepared.info[k]]
+      if clash:
+        raise ConfigError(f'{args.corpus} was prepared with {", ".join(f"{k}={prepared.info[k]}" for k in clash)}; '
+                          'prepare it again to change the vocabulary')
+      config = dataclasses.replace(config, **{k: prepared.info[k] for k in _VOCAB_FIELDS})
+      source, corpus_dir = str(args.corpus), Path(args.corpus)
+    else:
+      path = resolve_corpus(args.corpus)
+      start = time.perf_counter()
+      prepared = prepare_corpus(path, out / 'corpus', config.min_count, config.max_vocab_size,
+                                config.max_sentence_length)
+      source, corpus_dir = args.corpus, out / 'corpus'
+      say(f'{path}: {prepared.info["sentences"]} sentences, {prepared.info["raw_words"]} words, vocabulary '
+          f'{len(prepared.vocab)} (min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
+    if prepared.info['invalid_bytes']:
+      say(f'jw2v: warning: {source}: {prepared.info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD')
+    (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with --force)
+    start_run(out, config, corpus_dir, source)
+  remove_temporaries(out)
+
+  meta = {'config': dataclasses.asdict(config), 'corpus': _fingerprint(prepared)}
+  received = []
+
+  def on_signal(signum, frame):
+    received.append(signum)
+    signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+
+  previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    result = train(prepared.corpus, prepared.vocab, config, progress=not args.quiet, resume=resume,
+                   checkpoint=lambda c: save_checkpoint(out / CHECKPOINT, c, meta),
+                   checkpoint_every=args.checkpoint_every, should_stop=lambda: bool(received))
+  except TrainingStopped as stopped:
+    name = signal.Signals(received[0]).name
+    print(f'jw2v: {name}: stopped in epoch {stopped.checkpoint.epoch + 1}, checkpoint saved; resume with: '
+          f'jw2v train --resume {out}', file=sys.stderr)
+    return 128 + received[0]
+  except DivergenceError as e:
+    kept = 'the last good checkpoint is ' + str(out / CHECKPOINT) if (out / CHECKPOINT).exists() else 'no checkpoint was written'
+    print(f'jw2v: error: {e}; {kept}', file=sys.stderr)
+    return 1
+  finally:
+    for sig, handler in previous.items():
+      signal.signal(sig, handler)
+  history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words)
+  save_run(out, result.params, prepared.vocab, config, history)
   seconds = sum(e['seconds'] for e in history['epochs'])
-  say(f'trained {config.model} in {seconds:.1f}s ({corpus.raw_words * config.epochs / seconds:,.0f} words/s), '
-      f'final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
+  say(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
+      f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
+  return 0
+
+
+def _fingerprint(prepared) -> dict:
+  """What identifies a prepared corpus for a checkpoint: its sizes and vocabulary size."""
+  return {k: prepared.info[k] for k in ('raw_words', 'tokens', 'sentences', 'vocab_size')}
+
+
+def _prepare(args) -> int:
+  from jw2v.corpus import PREPARED_FILES, is_prepared, prepare_corpus, resolve_corpus
+  from jw2v.errors import OutputExistsError
+  out = Path(args.out)
+  if is_prepared(out) and not args.force:
+    raise OutputExistsError(f'{out} already holds a prepared corpus; choose another --out, or pass --force')
+  for name, value in (('--min-count', args.min_count), ('--max-sentence-length', args.max_sentence_length)):
+    if value < 1:
+      from jw2v.errors import ConfigError
+      raise ConfigError(f'{name} must be >= 1, got {value}')
+  start = time.perf_counter()
+  prepared = prepare_corpus(resolve_corpus(args.corpus), out, args.min_count, args.max_vocab_size,
+                            args.max_sentence_length)
+  info = prepared.info
+  print(f'prepared {args.corpus}: {info["raw_words"]:,} words, {info["tokens"]:,} kept, {info["sentences"]:,} '
+        f'sentences, vocabulary {info["vocab_size"]:,} in {time.perf_counter() - start:.1f}s; wrote '
+        f'{", ".join(PREPARED_FILES)} into {out}')
+  if info['invalid_bytes']:
+    print(f'jw2v: warning: {info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD', file=sys.stderr)
   return 0
 
 

@@ -21,6 +21,8 @@ class Config:
   Defaults follow word2vec.c (and gensim, where word2vec.c has none). `alpha=None` means 0.025 for SGD
   (word2vec.c's skip-gram rate, gensim's rate for both models) and 0.001 for the other optimizers (the
   book's Adam). `path=None` picks the sparse fast path for SGD and the dense reference path otherwise.
+  `deterministic` makes GPU results bit-for-bit repeatable (XLA's deterministic scatter-adds); a CPU run
+  always is.
   """
   model: str = 'cbow'
   dim: int = 100
@@ -38,8 +40,9 @@ class Config:
   path: Optional[str] = None
   batch_size: int = 1024
   steps_per_call: int = 64
-  block_tokens: int = 1 << 20
+  block_tokens: int = 1 << 18
   cbow_full_error: bool = True
+  deterministic: bool = False
   max_sentence_length: int = 10_000
   seed: int = 1
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import bz2
 import collections
+import gzip
 import hashlib
 import itertools
+import json
 import os
 import re
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import numpy as np
 
 from jw2v.atomic import atomic_write
 from jw2v.errors import DataError, reading
-from jw2v.vocab import Vocab, build_vocab
+from jw2v.vocab import Vocab, build_vocab, load_vocab, save_vocab
 
 _LONE_SURROGATE = re.compile('[\udc80-\udcff]')
 
@@ -65,23 +68,130 @@ DATASETS = {
 }
 
 
-def read_text(path) -> Text:
-  """Reads a UTF-8 text file: one sentence per line, tokens separated by whitespace.
+class Piece(NamedTuple):
+  """A stretch of a corpus, cut at a line end (or, inside a very long line, at a space).
+
+  Attributes:
+    tokens: its tokens.
+    line_lengths: (L,) int64 token count of each line or part of a line in it.
+    open_end: the last line goes on in the next piece.
+    invalid_bytes: bytes that were not valid UTF-8 (each read as U+FFFD).
+  """
+  tokens: list
+  line_lengths: np.ndarray
+  open_end: bool
+  invalid_bytes: int
+
+
+def corpus_files(source) -> list[Path]:
+  """The files of a corpus: the file itself, or the files of a directory (sorted, hidden ones skipped).
+
+  `.gz` and `.bz2` files are decompressed as they are read.
+
+  Raises:
+    DataError: the source is missing, or a directory without files.
+  """
+  source = Path(source)
+  if source.is_dir():
+    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith('.'))
+    if not files:
+      raise DataError(f'corpus directory holds no files: {source}')
+    return files
+  if not source.exists():
+    raise DataError(f'corpus not found: {source}')
+  return [source]
+
+
+def pieces(source, piece_bytes: int = 1 << 21) -> Iterator[Piece]:
+  """Reads a corpus (a file, a directory of files, .gz or .bz2) in pieces of about `piece_bytes`.
+
+  Lines end at '\n' (a '\r' before it is whitespace); tokens are separated by whitespace. A line longer
+  than a piece is cut at a space and continues in the next piece, so memory stays bounded by the piece
+  size whatever the line lengths.
+
+  Raises:
+    DataError: a file is missing, unreadable, or binary (it holds NUL bytes).
+  """
+  for path in corpus_files(source):
+    with reading(path, 'corpus'), _open_binary(path) as f:
+      rest, first, line_open = b'', True, False
+      while True:
+        data = f.read(piece_bytes)
+        if first and b'\0' in data[:1 << 16]:
+          raise DataError(f'{path} looks like a binary file (it holds NUL bytes), not text')
+        first = False
+        if not data:
+          if rest or line_open:  # the file's last line ends with the file
+            yield _piece(rest, open_end=False)
+          break
+        data = rest + data
+        cut = data.rfind(b'\n') + 1
+        line_open = not cut
+        if not cut:  # no line end in sight: cut after the last whitespace byte, or take everything
+          cut = max(data.rfind(c) for c in (b' ', b'\t', b'\r', b'\x0b', b'\x0c')) + 1 or len(data)
+        yield _piece(data[:cut], open_end=line_open)
+        rest = data[cut:]
+
+
+def _open_binary(path: Path):
+  if path.suffix == '.gz':
+    return gzip.open(path, 'rb')
+  if path.suffix == '.bz2':
+    return bz2.open(path, 'rb')
+  return open(path, 'rb')
+
+
+def _piece(data: bytes, open_end: bool) -> Piece:
+  text = data.decode('utf-8', errors='surrogateescape')
+  text, invalid = _LONE_SURROGATE.subn('\ufffd', text)
+  lines = text.split('\n')
+  if not open_end and lines[-1] == '' and len(lines) > 1:
+    lines.pop()  # the text after the final line end
+  line_tokens = [line.split() for line in lines]
+  lengths = np.fromiter(map(len, line_tokens), dtype=np.int64, count=len(line_tokens))
+  return Piece([t for tokens in line_tokens for t in tokens], lengths, open_end, invalid)
+
+
+def _close_lines(counts: np.ndarray, open_end: bool, carry: int) -> tuple[np.ndarray, int]:
+  """Per-line counts of the lines a piece completes, given what the previous piece carried over.
+
+  Args:
+    counts: a count per line or part of a line in the piece (tokens, or kept tokens).
+    open_end: the piece's last line goes on in the next piece.
+    carry: the count of the line the previous piece left open.
+
+  Returns:
+    (counts of the completed lines, the count carried into the next piece).
+  """
+  counts = counts.copy()
+  if len(counts):
+    counts[0] += carry
+  elif open_end:
+    return counts, carry
+  if open_end:
+    return counts[:-1], int(counts[-1])
+  return counts, 0
+
+
+def read_text(source) -> Text:
+  """Reads a whole corpus into memory: one sentence per line, tokens separated by whitespace.
+
+  Args:
+    source: a text file, a directory of them, or .gz / .bz2 files.
 
   Invalid UTF-8 bytes are replaced by U+FFFD and counted, not fatal.
 
   Raises:
-    DataError: the file is missing, unreadable, or a directory.
+    DataError: the corpus is missing, unreadable, binary, or a directory without files.
   """
-  with reading(path, 'corpus'):
-    raw = Path(path).read_bytes()
-  text = raw.decode('utf-8', errors='surrogateescape')
-  text, invalid = _LONE_SURROGATE.subn('\ufffd', text)
-  lines = text.splitlines()
-  line_tokens = [line.split() for line in lines]
-  lengths = np.fromiter((len(t) for t in line_tokens), dtype=np.int64, count=len(line_tokens))
-  tokens = [tok for toks in line_tokens for tok in toks]
-  return Text(tokens, lengths[lengths > 0], invalid, str(path))
+  tokens, lengths, invalid, carry = [], [], 0, 0
+  for piece in pieces(source):
+    line_lengths, carry = _close_lines(piece.line_lengths, piece.open_end, carry)
+    tokens.extend(piece.tokens)
+    lengths.append(line_lengths)
+    invalid += piece.invalid_bytes
+  lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+  return Text(tokens, lengths[lengths > 0], invalid, str(source))
 
 
 def count_words(text: Text) -> collections.Counter:
@@ -89,46 +199,198 @@ def count_words(text: Text) -> collections.Counter:
   return collections.Counter(text.tokens)
 
 
+def sentence_offsets(lengths: np.ndarray, max_sentence_length: int, start: int = 0) -> np.ndarray:
+  """Sentence boundaries for lines of the given lengths: lines are cut into chunks of at most
+  `max_sentence_length` tokens and empty ones dropped.
+
+  Returns:
+    int64 start offsets of the sentences (the end of the last one is start + lengths.sum()).
+  """
+  lengths = lengths[lengths > 0]
+  chunks = -(-lengths // max_sentence_length)
+  first_chunk = np.repeat(np.cumsum(chunks) - chunks, chunks)
+  starts = np.repeat(np.cumsum(lengths) - lengths, chunks)
+  starts += max_sentence_length * (np.arange(chunks.sum()) - first_chunk)
+  return (starts + start).astype(np.int64)
+
+
+def _encode_tokens(tokens: list, line_lengths: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+  """Ids of the in-vocabulary tokens, and how many of them each line keeps."""
+  ids = np.fromiter(map(vocab.index.get, tokens, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
+  known = ids >= 0
+  line_of_token = np.repeat(np.arange(len(line_lengths)), line_lengths)
+  return ids[known].astype(np.int32), np.bincount(line_of_token[known], minlength=len(line_lengths))
+
+
 def encode(text: Text, vocab: Vocab, max_sentence_length: int = 10_000) -> Corpus:
   """Maps tokens to ids, drops out-of-vocabulary tokens, and cuts sentences longer than the limit.
 
   Args:
-    text: the tokenised file.
+    text: the tokenised corpus.
     vocab: the vocabulary.
     max_sentence_length: longer sentences become consecutive chunks of this many tokens (gensim's 10,000).
 
   Returns:
     The Corpus; sentences left empty are dropped.
   """
-  ids = np.fromiter(map(vocab.index.get, text.tokens, itertools.repeat(-1)), dtype=np.int64, count=len(text.tokens))
-  line_of_token = np.repeat(np.arange(len(text.line_lengths)), text.line_lengths)
-  known = ids >= 0
-  lengths = np.bincount(line_of_token[known], minlength=len(text.line_lengths))
-  lengths = lengths[lengths > 0]
-  # Cut each sentence into ceil(length / max) chunks; chunk j of a sentence starts max * j tokens in.
-  chunks = -(-lengths // max_sentence_length)
-  first_chunk = np.repeat(np.cumsum(chunks) - chunks, chunks)
-  starts = np.repeat(np.cumsum(lengths) - lengths, chunks)
-  starts += max_sentence_length * (np.arange(chunks.sum()) - first_chunk)
-  offsets = np.append(starts, known.sum()).astype(np.int64)
-  return Corpus(ids[known].astype(np.int32), offsets, len(text.tokens))
+  ids, kept = _encode_tokens(text.tokens, text.line_lengths, vocab)
+  offsets = np.append(sentence_offsets(kept, max_sentence_length), len(ids)).astype(np.int64)
+  return Corpus(ids, offsets, len(text.tokens))
 
 
-def load_corpus(path, min_count: int = 5, max_vocab_size: Optional[int] = None,
+def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None,
                 max_sentence_length: int = 10_000) -> tuple[Corpus, Vocab, Text]:
-  """Reads a text file, builds its vocabulary and encodes it.
+  """Reads a corpus into memory, builds its vocabulary and encodes it (see `prepare_corpus` for corpora
+  larger than memory).
 
   Raises:
-    DataError: the file is unusable, empty, or leaves fewer than two words after `min_count`.
+    DataError: the corpus is unusable, empty, or leaves fewer than two words after `min_count`.
   """
-  text = read_text(path)
+  text = read_text(source)
   if not text.tokens:
-    raise DataError(f'corpus is empty (no words): {path}')
-  vocab = build_vocab(count_words(text), min_count, max_vocab_size)
-  if len(vocab) < 2:
-    raise DataError(f'{path}: {len(vocab)} distinct word(s) occur at least min_count={min_count} times; '
-                    'need at least 2 (lower --min-count or use a larger corpus)')
+    raise DataError(f'corpus is empty (no words): {source}')
+  vocab = _vocab_or_error(count_words(text), source, min_count, max_vocab_size)
   return encode(text, vocab, max_sentence_length), vocab, text
+
+
+def _vocab_or_error(counts, source, min_count, max_vocab_size) -> Vocab:
+  vocab = build_vocab(counts, min_count, max_vocab_size)
+  if len(vocab) < 2:
+    raise DataError(f'{source}: {len(vocab)} distinct word(s) occur at least min_count={min_count} times; '
+                    'need at least 2 (lower --min-count or use a larger corpus)')
+  return vocab
+
+
+class IdFile:
+  """The token ids of a prepared corpus, read from disk slice by slice (resident memory stays small).
+
+  Supports `len()` and `ids[lo:hi]` (a contiguous slice, read into a new array).
+  """
+
+  def __init__(self, path):
+    self.path = Path(path)
+    with reading(self.path, 'corpus id file'), open(self.path, 'rb') as f:
+      try:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+      except ValueError as e:
+        raise DataError(f'{self.path}: not a .npy file ({e})') from None
+      self._offset = f.tell()
+    if dtype != np.int32 or len(shape) != 1:
+      raise DataError(f'{self.path}: expected a 1-D int32 array, found {dtype} {shape}')
+    self._length = shape[0]
+    if self.path.stat().st_size < self._offset + 4 * self._length:
+      raise DataError(f'{self.path}: file is shorter than its header says (truncated?)')
+
+  def __len__(self) -> int:
+    return self._length
+
+  def __getitem__(self, key):
+    if not isinstance(key, slice) or key.step not in (None, 1):
+      raise TypeError('IdFile supports contiguous slices only')
+    lo, hi, _ = key.indices(self._length)
+    count = max(hi - lo, 0)
+    with open(self.path, 'rb') as f:
+      return np.fromfile(f, dtype=np.int32, count=count, offset=self._offset + 4 * lo)
+
+
+class Prepared(NamedTuple):
+  """What `prepare_corpus` wrote: the corpus (ids read from disk), its vocabulary, and its description."""
+  corpus: Corpus
+  vocab: Vocab
+  info: dict
+
+
+PREPARED_FILES = ('ids.npy', 'offsets.npy', 'vocab.txt', 'corpus.json')
+
+
+def prepare_corpus(source, out, min_count: int = 5, max_vocab_size: Optional[int] = None,
+                   max_sentence_length: int = 10_000, piece_bytes: int = 1 << 21) -> Prepared:
+  """Counts and encodes a corpus in two streaming passes, in memory bounded by the vocabulary.
+
+  Writes into `out`: ids.npy (int32 ids of the kept tokens), offsets.npy (int64 sentence boundaries),
+  vocab.txt and corpus.json (source, sizes, settings). Each file is written under a temporary name and
+  renamed; corpus.json comes last, so a directory with it is complete.
+
+  Args:
+    source: a text file, a directory of them, or .gz / .bz2 files (`pieces`).
+    out: output directory (created).
+    min_count, max_vocab_size, max_sentence_length: as in `load_corpus`.
+    piece_bytes: how much text is read at a time.
+
+  Returns:
+    Prepared, as `open_prepared(out)` would give it.
+
+  Raises:
+    DataError: the corpus is unusable or empty, or leaves fewer than two words after `min_count`.
+  """
+  out = Path(out)
+  counts, raw_words, invalid = collections.Counter(), 0, 0
+  for piece in pieces(source, piece_bytes):
+    counts.update(piece.tokens)
+    raw_words += len(piece.tokens)
+    invalid += piece.invalid_bytes
+  if not raw_words:
+    raise DataError(f'corpus is empty (no words): {source}')
+  vocab = _vocab_or_error(counts, source, min_count, max_vocab_size)
+  del counts
+  kept_total = int(vocab.counts.sum())
+  out.mkdir(parents=True, exist_ok=True)
+  starts, written, carry, line_start = [], 0, 0, 0
+  with atomic_write(out / 'ids.npy', 'wb') as f:
+    np.lib.format.write_array_header_1_0(f, {'descr': '<i4', 'fortran_order': False, 'shape': (kept_total,)})
+    for piece in pieces(source, piece_bytes):
+      ids, kept = _encode_tokens(piece.tokens, piece.line_lengths, vocab)
+      f.write(ids.astype('<i4').tobytes())
+      written += len(ids)
+      complete, carry = _close_lines(kept, piece.open_end, carry)
+      starts.append(sentence_offsets(complete, max_sentence_length, line_start))
+      line_start = written - carry  # where the line still open (or the next one) begins
+    if written != kept_total:
+      raise DataError(f'{source} changed while it was being read ({written} words the second time, '
+                      f'{kept_total} the first)')
+  offsets = np.append(np.concatenate(starts) if starts else np.zeros(0, np.int64), kept_total).astype(np.int64)
+  with atomic_write(out / 'offsets.npy', 'wb') as f:
+    np.save(f, offsets)
+  save_vocab(vocab, out / 'vocab.txt')
+  info = {'source': str(source), 'raw_words': raw_words, 'tokens': kept_total, 'sentences': len(offsets) - 1,
+          'invalid_bytes': invalid, 'vocab_size': len(vocab), 'min_count': min_count,
+          'max_vocab_size': max_vocab_size, 'max_sentence_length': max_sentence_length}
+  with atomic_write(out / 'corpus.json', 'w', encoding='utf-8') as f:
+    json.dump(info, f, indent=2)
+    f.write('\n')
+  return open_prepared(out)
+
+
+def is_prepared(path) -> bool:
+  """Whether `path` is a directory written by `prepare_corpus`."""
+  return (Path(path) / 'corpus.json').is_file()
+
+
+def open_prepared(path) -> Prepared:
+  """Opens a directory written by `prepare_corpus` (ids are read from disk as training needs them).
+
+  Raises:
+    DataError: a file is missing or damaged.
+  """
+  path = Path(path)
+  with reading(path / 'corpus.json', 'prepared corpus description'):
+    try:
+      info = json.loads((path / 'corpus.json').read_text(encoding='utf-8'))
+    except ValueError as e:
+      raise DataError(f'{path / "corpus.json"}: not valid JSON ({e})') from None
+  ids = IdFile(path / 'ids.npy')
+  with reading(path / 'offsets.npy', 'prepared corpus offsets'):
+    try:
+      offsets = np.load(path / 'offsets.npy')
+    except (ValueError, EOFError) as e:
+      raise DataError(f'{path / "offsets.npy"}: damaged ({e})') from None
+  if offsets.ndim != 1 or offsets[-1] != len(ids) or np.any(np.diff(offsets) <= 0):
+    raise DataError(f'{path}: offsets.npy does not match ids.npy ({len(ids)} ids)')
+  vocab = load_vocab(path / 'vocab.txt')
+  return Prepared(Corpus(ids, offsets, int(info['raw_words'])), vocab, info)
 
 
 def data_dir() -> Optional[Path]:

@@ -16,6 +16,7 @@ from jw2v.vectors import WordVectors
 from jw2v.vocab import Vocab, load_vocab, save_vocab
 
 RESULT_FILES = ('vectors.txt', 'vectors.bin', 'params.npz')
+CHECKPOINT = 'checkpoint.npz'
 
 
 class Run(NamedTuple):
@@ -46,6 +47,42 @@ def prepare_output(path, force: bool = False) -> Path:
   except OSError as e:
     raise DataError(f'cannot write to output directory {path}: {e.strerror}') from None
   return path
+
+
+def start_run(path, config: Config, corpus_dir, source: str) -> None:
+  """Records what a run trains on, before it starts, in run.json: its config, prepared corpus and source.
+
+  (config.json is written with the other outputs, at the end, so that a run that fails leaves the
+  previous outputs of the directory consistent.)
+  """
+  path = Path(path)
+  with atomic_write(path / 'run.json', 'w', encoding='utf-8') as f:
+    json.dump({'corpus': str(Path(corpus_dir).resolve()), 'source': source,
+               'config': json.loads(config.to_json())}, f, indent=2)
+    f.write('\n')
+
+
+def read_run_start(path) -> tuple[Config, Path, str]:
+  """The config, prepared-corpus directory and corpus source that `start_run` recorded.
+
+  Raises:
+    DataError: the directory holds no run that can be resumed.
+  """
+  path = Path(path)
+  if not (path / 'run.json').is_file():
+    raise DataError(f'{path} holds no run to resume (it has no run.json); start it again')
+  try:
+    run = json.loads((path / 'run.json').read_text(encoding='utf-8'))
+    config = Config.from_dict(run['config'])
+  except (ValueError, KeyError, TypeError) as e:
+    raise DataError(f'{path}/run.json: cannot read the run to resume: {e}') from None
+  return config, Path(run['corpus']), run['source']
+
+
+def remove_temporaries(path) -> None:
+  """Deletes the temporary files that a killed write may have left in `path` (`atomic_write`'s names)."""
+  for tmp in Path(path).glob('.*.tmp'):
+    tmp.unlink(missing_ok=True)
 
 
 def save_run(path, params: dict, vocab: Vocab, config: Config, history: dict) -> None:

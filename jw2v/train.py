@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
-import math
 import os
 import time
 from typing import Any, Callable, NamedTuple, Optional
@@ -222,18 +222,59 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   return multi_step
 
 
+class Checkpoint(NamedTuple):
+  """Everything needed to continue a run exactly.
+
+  Attributes:
+    state: the SparseState or TrainState, as host (numpy) arrays.
+    epoch, block, step: position of the next step: epoch, block of the corpus, step within the block.
+    epoch_loss, epoch_examples, epoch_seconds: the current epoch's totals so far.
+    history: the finished epochs' history entries.
+  """
+  state: Any
+  epoch: int
+  block: int
+  step: int
+  epoch_loss: float
+  epoch_examples: int
+  epoch_seconds: float
+  history: list
+
+
+class TrainingStopped(Exception):
+  """`should_stop` asked for a stop; `checkpoint` holds the run's state at the stop."""
+
+  def __init__(self, checkpoint: Checkpoint):
+    super().__init__(f'training stopped in epoch {checkpoint.epoch + 1}')
+    self.checkpoint = checkpoint
+
+
+class DivergenceError(FloatingPointError):
+  """The loss became infinite or NaN; nothing after the last good checkpoint was saved."""
+
+
 def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict] = None,
-          optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True) -> TrainResult:
+          optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
+          resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
+          checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None
+          ) -> TrainResult:
   """Trains word vectors on an encoded corpus.
 
   Args:
-    corpus: from `jw2v.load_corpus` / `jw2v.encode`.
+    corpus: from `jw2v.load_corpus` or `jw2v.open_prepared`.
     vocab: the vocabulary `corpus` was encoded with.
     config: hyperparameters.
     params: initial params to continue from; default `init_params` with `config.seed`.
     optimizer: reference path only: any optax GradientTransformation (default: `config.optimizer`, whose
       learning rate follows `learning_rate_schedule`; a transformation given here uses its own schedule).
     progress: show a progress bar (epoch, words/s, running loss).
+    resume: continue from this checkpoint (the same corpus and config): the result is the same as that of
+      the run that was stopped, had it not been.
+    checkpoint: called with a Checkpoint at the end of every epoch, every `checkpoint_every` seconds, and
+      when training stops early.
+    checkpoint_every: seconds between periodic checkpoints (None: only at epoch ends).
+    should_stop: polled between dispatches; when it returns True, training checkpoints and raises
+      TrainingStopped.
 
   Returns:
     TrainResult: numpy params and the history
@@ -241,6 +282,10 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     'compile_seconds', 'finish_seconds'}`; `loss` is the mean loss per example (per pair for skip-gram, per
     centre for CBOW), `seconds` counts training only, and `words_per_sec` is the corpus's raw words divided
     by it. The other entries time what comes before and after the epochs.
+
+  Raises:
+    DivergenceError: the loss stopped being finite (the state is discarded; no checkpoint is written).
+    TrainingStopped: `should_stop` returned True.
   """
   entered = time.perf_counter()
   key = jax.random.key(config.seed)
@@ -250,6 +295,8 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   if config.update_path == 'reference':
     optimizer = optimizer or make_optimizer(config)
   state = init_state(config, params, key=neg_key, optimizer=optimizer)
+  if resume is not None:
+    state = jax.device_put(resume.state)
   noise, search_steps = batches_lib.noise(vocab.counts, config.ns_exponent)
   keep_V = jnp.asarray(keep_probabilities(vocab.counts, config.sample), jnp.float32)
   B, S = config.batch_size, config.steps_per_call
@@ -261,87 +308,129 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
                                negative=config.negative, batch_size=B, steps=S, search_steps=search_steps)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs
+  here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
 
   def blocks():  # a background thread cuts the blocks and copies them to the device, ahead of use
-    for epoch in range(config.epochs):
+    for epoch in range(here.epoch, config.epochs):
       for b, (block_start, block) in enumerate(batches_lib.corpus_blocks(corpus, T)):
-        yield epoch, b, jax.device_put(block), block_start, int(block.n)
+        if (epoch, b) >= (here.epoch, here.block):
+          yield epoch, b, jax.device_put(block), block_start, int(block.n)
 
   t0 = time.perf_counter()
-  feed = batches_lib.prefetch(blocks())
-  first_block = next(feed)
-  examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
-  options = compiler_options()
-  make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
-  multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise).compile(options)
-  history = {'epochs': [], 'setup_seconds': t0 - entered, 'compile_seconds': time.perf_counter() - t0}
+  with contextlib.closing(batches_lib.prefetch(blocks())) as feed:  # stops the feed's thread however we leave
+    first_block = next(feed, None)
+    history = {'epochs': list(here.history), 'setup_seconds': t0 - entered}
+    if first_block is None:  # a checkpoint taken after the last epoch
+      return TrainResult(jax.tree.map(np.asarray, params_of(state)), {**history, 'compile_seconds': 0.0,
+                                                                      'finish_seconds': 0.0})
+    examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
+    options = compiler_options(config.deterministic)
+    make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
+    multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise).compile(options)
+    history['compile_seconds'] = time.perf_counter() - t0
 
-  bar = tqdm(total=total_words, unit='word', unit_scale=True, disable=not progress, dynamic_ncols=True,
-             smoothing=0.1)
-  totals = {}  # epoch -> [loss sum, examples]
-  start = time.perf_counter()
-  in_flight = None  # (epoch, loss_S, words) of the last dispatch: read one dispatch late
+    bar = tqdm(total=total_words, unit='word', unit_scale=True, disable=not progress, dynamic_ncols=True,
+               smoothing=0.1, initial=here.epoch * corpus_words + first_block[3])
+    now = {'epoch': here.epoch, 'loss': here.epoch_loss, 'examples': here.epoch_examples,
+           'seconds': here.epoch_seconds, 'since': time.perf_counter(), 'saved': time.perf_counter()}
+    in_flight = []  # dispatches whose losses are not read yet: (loss_S, n_steps, examples, words, first step)
 
-  def finish_epoch(epoch):
-    nonlocal start
-    loss_sum, examples = totals.pop(epoch)
-    seconds, start = time.perf_counter() - start, time.perf_counter()
-    loss = loss_sum / max(examples, 1)
-    if not math.isfinite(loss):
+    def read_losses(keep_last: int):
+      """Adds the losses of all but the newest `keep_last` dispatches (waiting for them) to the epoch."""
+      while len(in_flight) > keep_last:
+        loss_S, n, examples, words, first_step = in_flight.pop(0)
+        losses = np.asarray(loss_S)[:n]  # a copy: waits for that dispatch only
+        if not np.all(np.isfinite(losses)):
+          bad = first_step + int(np.argmin(np.isfinite(losses)))
+          raise diverged(f'the loss became {losses[~np.isfinite(losses)][0]} at step {bad}')
+        now['loss'] += float(losses.sum())
+        now['examples'] += examples
+        bar.update(words)
+        bar.set_postfix(loss=f'{now["loss"] / max(now["examples"], 1):.4f}', refresh=False)
+
+    def diverged(what):
       bar.close()
-      raise FloatingPointError(f'loss became {loss} in epoch {epoch + 1}; try a lower learning rate (alpha) '
-                               f'or a smaller batch size (now {B})')
-    history['epochs'].append({'epoch': epoch + 1, 'loss': loss, 'seconds': seconds,
-                              'words_per_sec': corpus.raw_words / seconds, 'examples': examples})
+      return DivergenceError(f'{what} (epoch {last_epoch + 1}); try a lower learning rate (alpha, now '
+                             f'{config.learning_rate}) or a smaller batch size (now {B})')
 
-  for epoch, b, block, block_start, n_tokens in itertools.chain([first_block], feed):
-    if epoch not in totals:
-      totals[epoch] = [0.0, 0]
+    def host_state():
+      """The state on the host, checked: a step can turn the tables to NaN before any loss shows it."""
+      host = jax.device_get(state)
+      if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params_of(host))):
+        raise diverged(f'the vectors stopped being finite at or before step {global_step - 1}')
+      return host
+
+    def snapshot(epoch, block, step) -> Checkpoint:
+      read_losses(0)
+      seconds = now['seconds'] + time.perf_counter() - now['since']
+      return Checkpoint(host_state(), epoch, block, step, now['loss'], now['examples'], seconds,
+                        list(history['epochs']))
+
+    def save(epoch, block, step):
+      if checkpoint is not None:
+        checkpoint(snapshot(epoch, block, step))
+      now['saved'] = time.perf_counter()
+
+    def finish_epoch():
+      read_losses(0)
+      seconds = now['seconds'] + time.perf_counter() - now['since']
+      history['epochs'].append({'epoch': now['epoch'] + 1, 'loss': now['loss'] / max(now['examples'], 1),
+                                'seconds': seconds, 'words_per_sec': corpus.raw_words / seconds,
+                                'examples': now['examples']})
+      now.update(epoch=now['epoch'] + 1, loss=0.0, examples=0, seconds=0.0, since=time.perf_counter())
+      save(now['epoch'], 0, 0)
+
+    global_step, last_epoch = int(state.step), here.epoch
+    for epoch, b, block, block_start, n_tokens in itertools.chain([first_block], feed):
+      if epoch != now['epoch']:
+        finish_epoch()
       bar.set_description(f'epoch {epoch + 1}/{config.epochs}')
-    examples = make_examples(block, keep_V, jax.random.fold_in(jax.random.fold_in(data_key, epoch), b))
-    count = int(examples.count)  # waits for the work queued before it
-    totals[epoch][1] += count
-    n_steps = -(-count // B)
-    progress0 = (epoch * corpus_words + block_start) / total_words
-    for first in range(0, n_steps, S) if n_steps else [0]:
-      done = min(first + S, n_steps)
-      state, loss_S = multi_step(state, examples, first, done - first, progress0, 1.0 / total_words, noise)
-      # The bar counts the block's tokens in proportion to the steps run.
-      words = n_tokens * done // n_steps - n_tokens * first // n_steps if n_steps else n_tokens
-      if in_flight is not None:
-        _report(bar, totals, *in_flight)
-        if in_flight[0] != epoch:
-          finish_epoch(in_flight[0])
-      in_flight = (epoch, loss_S, words)
-  if in_flight is not None:
-    _report(bar, totals, *in_flight)
-    finish_epoch(in_flight[0])
-  bar.close()
-  finishing = time.perf_counter()
-  params = jax.tree.map(np.asarray, params_of(state))
-  history['finish_seconds'] = time.perf_counter() - finishing
-  return TrainResult(params, history)
+      examples = make_examples(block, keep_V, jax.random.fold_in(jax.random.fold_in(data_key, epoch), b))
+      count = int(examples.count)  # waits for the work queued before it
+      n_steps = -(-count // B)
+      progress0 = (epoch * corpus_words + block_start) / total_words
+      start = min(here.step, n_steps) if (epoch, b) == (here.epoch, here.block) else 0
+      if start:
+        bar.update(n_tokens * start // n_steps)  # done before the checkpoint
+      for first in range(start, n_steps, S) if start < n_steps else [start]:
+        done = min(first + S, n_steps)
+        state, loss_S = multi_step(state, examples, first, done - first, progress0, 1.0 / total_words, noise)
+        # The bar counts the block's tokens in proportion to the steps run.
+        words = n_tokens * done // n_steps - n_tokens * first // n_steps if n_steps else n_tokens
+        in_flight.append((loss_S, done - first, max(min(done * B, count) - first * B, 0), words, global_step))
+        global_step += done - first
+        last_epoch = epoch
+        read_losses(1)  # the previous dispatch's: the device always has one queued
+        if should_stop is not None and should_stop():
+          snap = snapshot(epoch, b, done)
+          if checkpoint is not None:
+            checkpoint(snap)
+          bar.close()
+          raise TrainingStopped(snap)
+        if checkpoint_every is not None and time.perf_counter() - now['saved'] >= checkpoint_every:
+          save(epoch, b, done)
+    finish_epoch()
+    bar.close()
+    finishing = time.perf_counter()
+    params = jax.tree.map(np.asarray, params_of(host_state()))
+    history['finish_seconds'] = time.perf_counter() - finishing
+    return TrainResult(params, history)
 
 
-def compiler_options() -> dict:
+def compiler_options(deterministic: bool = False) -> dict:
   """XLA options for jw2v's programs on the default backend.
 
   On CUDA GPUs the loop over steps runs as a CUDA graph (command buffers that include while loops): a
   step is a few dozen small kernels, and launching them one by one cost about a fifth of the step time
-  on an H100. An `xla_gpu_enable_command_buffer` setting in XLA_FLAGS takes precedence.
+  on an H100. An `xla_gpu_enable_command_buffer` setting in XLA_FLAGS takes precedence. `deterministic`
+  asks for XLA's deterministic GPU kernels: a scatter-add then sums repeated rows in a fixed order.
   """
   device = jax.devices()[0]
-  if device.platform != 'gpu' or 'cuda' not in device.client.platform_version.lower():
+  if device.platform != 'gpu':
     return {}
-  if 'xla_gpu_enable_command_buffer' in os.environ.get('XLA_FLAGS', ''):
-    return {}
-  return {'xla_gpu_enable_command_buffer': 'FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL',
-          'xla_gpu_graph_min_graph_size': 1}
-
-
-def _report(bar, totals, epoch, loss_S, words):
-  stats = totals[epoch]
-  # Copies that dispatch's losses; jnp.sum(loss_S) would queue behind, and wait for, the newer dispatch.
-  stats[0] += float(np.asarray(loss_S).sum())
-  bar.update(words)
-  bar.set_postfix(loss=f'{stats[0] / max(stats[1], 1):.4f}', refresh=False)
+  options = {'xla_gpu_deterministic_ops': True} if deterministic else {}
+  if 'cuda' in device.client.platform_version.lower() and 'xla_gpu_enable_command_buffer' not in os.environ.get(
+      'XLA_FLAGS', ''):
+    options.update(xla_gpu_enable_command_buffer='FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL',
+                   xla_gpu_graph_min_graph_size=1)
+  return options

@@ -199,7 +199,7 @@ class WordVectors:
     directory.mkdir(parents=True, exist_ok=True)
     fmt = '\t'.join(['%.9g'] * self.vectors.shape[1])
     with atomic_write(directory / 'vectors.tsv', 'w', encoding='utf-8') as f:
-      for row in self.vectors.tolist():
+      for row in _rows_as_lists(self.vectors):
         f.write(fmt % tuple(row) + '\n')
     with atomic_write(directory / 'metadata.tsv', 'w', encoding='utf-8') as f:
       for word in self.words:
@@ -249,13 +249,20 @@ def save_word2vec(path, words: Iterable[str], vectors: np.ndarray, binary: bool 
   with atomic_write(path, 'wb') as f:
     f.write(f'{n} {dim}\n'.encode())
     if binary:
-      data = vectors.astype('<f4')
+      data = np.asarray(vectors, dtype='<f4')  # no copy when it already is
       for word, row in zip(words, data):
         f.write(word.encode('utf-8') + b' ' + row.tobytes() + b'\n')
     else:
       fmt = ' '.join(['%.9g'] * dim)
-      for word, row in zip(words, vectors.tolist()):
+      for word, row in zip(words, _rows_as_lists(vectors)):
         f.write(f'{word} {fmt % tuple(row)}\n'.encode('utf-8'))
+
+
+def _rows_as_lists(array: np.ndarray, chunk: int = 4096):
+  """Yields the rows as lists of Python floats, converting a few thousand rows at a time (the whole table
+  as Python floats would take about 25 times its size)."""
+  for start in range(0, len(array), chunk):
+    yield from array[start:start + chunk].tolist()
 
 
 def load_word2vec(path, binary: Optional[bool] = None) -> WordVectors:

@@ -1,5 +1,7 @@
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -41,7 +43,10 @@ def _fails(capsys, argv, *expected):
 
 def test_train_writes_every_output(trained_dir):
   names = sorted(p.name for p in trained_dir.iterdir())
-  assert names == ['config.json', 'history.json', 'params.npz', 'vectors.bin', 'vectors.txt', 'vocab.txt']
+  assert names == ['checkpoint.npz', 'config.json', 'corpus', 'history.json', 'params.npz', 'run.json',
+                   'vectors.bin', 'vectors.txt', 'vocab.txt']
+  assert sorted(p.name for p in (trained_dir / 'corpus').iterdir()) == ['corpus.json', 'ids.npy', 'offsets.npy',
+                                                                        'vocab.txt']
   run = jw2v.load_run(trained_dir)
   assert run.config.model == 'skipgram' and run.config.dim == 10 and len(run.history['epochs']) == 2
   assert run.history['raw_words'] > 0 and run.history['corpus'].endswith('corpus.txt')
@@ -68,7 +73,8 @@ def test_impossible_hyperparameters(tmp_path, capsys, corpus_file, flag, value, 
 
 def test_bad_corpora(tmp_path, capsys):
   _fails(capsys, ['train', str(tmp_path / 'missing.txt'), '--out', str(tmp_path / 'o')], 'not found')
-  _fails(capsys, ['train', str(tmp_path), '--out', str(tmp_path / 'o')], 'directory')
+  (tmp_path / 'nothing').mkdir()
+  _fails(capsys, ['train', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'o')], 'holds no files')
   empty = write_text(tmp_path / 'empty.txt', '\n  \n')
   _fails(capsys, ['train', str(empty), '--out', str(tmp_path / 'o')], 'empty')
   few = write_text(tmp_path / 'few.txt', 'only one word here\n' * 3)
@@ -96,9 +102,9 @@ def test_invalid_utf8_is_counted_not_fatal(tmp_path, capsys, corpus_file):
 def test_existing_vectors_are_not_overwritten(tmp_path, capsys, corpus_file, trained_dir):
   out = tmp_path / 'o'
   shutil.copytree(trained_dir, out)
-  before = {p.name: p.read_bytes() for p in out.iterdir()}
+  before = {p: p.read_bytes() for p in out.rglob('*') if p.is_file()}
   _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--min-count', '1'], 'already holds', '--force')
-  assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+  assert {p: p.read_bytes() for p in out.rglob('*') if p.is_file()} == before
   assert main(['train', str(corpus_file), '--out', str(out), '--min-count', '1', '--epochs', '1',
                '--dim', '4', '--force', '--quiet']) == 0
   assert jw2v.load_run(out).config.dim == 4
@@ -156,3 +162,154 @@ def test_export_and_plot(tmp_path, capsys, trained_dir):
   _fails(capsys, ['plot', str(trained_dir / 'vectors.txt'), '--words', 'cat', 'dog'], '--out-dir')
   _fails(capsys, ['plot', str(trained_dir), '--words', 'cat', 'zebra', '--out-dir', str(out)], 'zebra')
   _fails(capsys, ['eval', str(tmp_path / 'none.txt')], 'not found')
+
+
+@pytest.fixture(scope='module')
+def long_corpus(tmp_path_factory):
+  """About 150k words: a training run lasts long enough to be interrupted."""
+  corpus, vocab = jw2v.synthetic_corpus(150_000, 2_000, seed=3)
+  words = np.array(vocab.words)
+  lines = [' '.join(words[corpus.ids[a:b]]) for a, b in zip(corpus.offsets[:-1], corpus.offsets[1:])]
+  return write_text(tmp_path_factory.mktemp('long') / 'long.txt', '\n'.join(lines) + '\n')
+
+
+def _jw2v(*args, **kw):
+  return subprocess.Popen([sys.executable, '-m', 'jw2v', *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, **kw)
+
+
+LONG_RUN = ['--model', 'skipgram', '--dim', '16', '--min-count', '1', '--epochs', '12', '--batch-size', '512',
+            '--quiet', '--deterministic']
+
+
+def _wait_for(path, timeout=120, newer_than=0.0):
+  """Waits until `path` exists and was last written after `newer_than` (a time.time() value)."""
+  import time
+  deadline = time.monotonic() + timeout
+  while not path.exists() or path.stat().st_mtime <= newer_than:
+    assert time.monotonic() < deadline, f'{path} was not written'
+    time.sleep(0.01)
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory, long_corpus):
+  out = tmp_path_factory.mktemp('full') / 'run'
+  proc = _jw2v('train', str(long_corpus), '--out', str(out), *LONG_RUN)
+  assert proc.wait(timeout=300) == 0, proc.stderr.read()
+  return np.load(out / 'params.npz')['W_in']
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_signals_checkpoint_and_resume_exactly(tmp_path, long_corpus, uninterrupted, signum):
+  import time
+  out = tmp_path / 'run'
+  proc = _jw2v('train', str(long_corpus), '--out', str(out), *LONG_RUN, '--checkpoint-every', '0.2')
+  _wait_for(out / 'checkpoint.npz')
+  time.sleep(0.3)
+  proc.send_signal(signum)
+  assert proc.wait(timeout=60) == 128 + signum
+  err = proc.stderr.read().strip()
+  assert 'Traceback' not in err and err.count('\n') == 0, err
+  assert err.startswith(f'jw2v: {signal.Signals(signum).name}: stopped in epoch') and err.endswith(
+      f'resume with: jw2v train --resume {out}')
+  assert not (out / 'vectors.txt').exists()
+  resumed = _jw2v('train', '--resume', str(out), '--quiet')
+  assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+  np.testing.assert_array_equal(np.load(out / 'params.npz')['W_in'], uninterrupted)
+  history = json.loads((out / 'history.json').read_text())
+  assert [e['epoch'] for e in history['epochs']] == list(range(1, 13))
+
+
+def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path):
+  import time
+  from jw2v.run_dir import read_run_start
+  # Tables of about 22k words x 64: each checkpoint is ~12 MB, long enough to be killed while it is written.
+  corpus, vocab = jw2v.synthetic_corpus(150_000, 40_000, seed=3)
+  words = np.array(vocab.words)
+  text = write_text(tmp_path / 'big.txt', '\n'.join(' '.join(words[corpus.ids[a:b]]) for a, b in
+                                                      zip(corpus.offsets[:-1], corpus.offsets[1:])) + '\n')
+  settings = ['--model', 'skipgram', '--dim', '64', '--min-count', '1', '--epochs', '3', '--batch-size', '512',
+              '--quiet', '--checkpoint-every', '1e-6', '--deterministic']
+  full = _jw2v('train', str(text), '--out', str(tmp_path / 'full'), *settings)
+  assert full.wait(timeout=300) == 0, full.stderr.read()
+
+  out = tmp_path / 'run'
+  args, mid_write = ['train', str(text), '--out', str(out), *settings], 0
+  for _ in range(3):
+    stale = {p.name for p in out.glob('.checkpoint.npz.*.tmp')}
+    proc = _jw2v(*args)
+    deadline = time.monotonic() + 120
+    while not ((out / 'checkpoint.npz').exists() and set(p.name for p in out.glob('.checkpoint.npz.*.tmp')) - stale):
+      assert proc.poll() is None and time.monotonic() < deadline, 'no checkpoint was being written'
+      time.sleep(0.001)
+    proc.kill()  # SIGKILL, while this process writes a checkpoint
+    proc.wait()
+    mid_write += bool(set(p.name for p in out.glob('.checkpoint.npz.*.tmp')) - stale)
+    config, corpus_dir, _ = read_run_start(out)
+    jw2v.restore_checkpoint(out / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))  # loadable
+    args = ['train', '--resume', str(out), '--quiet', '--checkpoint-every', '1e-6']
+  assert mid_write >= 1, 'no kill landed in the middle of a checkpoint write'
+  final = _jw2v(*args)
+  assert final.wait(timeout=300) == 0, final.stderr.read()
+  np.testing.assert_array_equal(np.load(out / 'params.npz')['W_in'], np.load(tmp_path / 'full' / 'params.npz')['W_in'])
+  assert not list(out.glob('.*.tmp'))  # the resumed run removed what the kills left half-written
+
+
+def test_resume_refuses_what_contradicts_the_run(tmp_path, capsys, corpus_file):
+  out = tmp_path / 'run'
+  assert main(['train', str(corpus_file), '--out', str(out), '--min-count', '1', '--epochs', '1', '--dim', '8',
+               '--quiet']) == 0
+  _fails(capsys, ['train', '--resume', str(out), '--dim', '9'], '--dim 9 (the run has 8)', 'start a new run')
+  _fails(capsys, ['train', '--resume', str(tmp_path / 'nothing')], 'holds no run to resume')
+  data = (out / 'checkpoint.npz').read_bytes()
+  (out / 'checkpoint.npz').write_bytes(data[:len(data) // 3])
+  _fails(capsys, ['train', '--resume', str(out)], 'checkpoint.npz is damaged or truncated')
+  (out / 'checkpoint.npz').unlink()
+  _fails(capsys, ['train', '--resume', str(out)], 'has no checkpoint.npz to resume from')
+  _fails(capsys, ['train', '--out', str(tmp_path / 'x')], 'train needs CORPUS and --out')
+  _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'y'), '--checkpoint-every', '0'],
+         '--checkpoint-every must be > 0')
+
+
+def test_more_hostile_inputs(tmp_path, capsys, corpus_file):
+  (tmp_path / 'blob.bin').write_bytes(bytes(range(256)) * 100)
+  _fails(capsys, ['train', str(tmp_path / 'blob.bin'), '--out', str(tmp_path / 'o')], 'binary file')
+  (tmp_path / 'a_file').write_text('x')
+  _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'a_file' / 'out')],
+         'cannot write to output directory')
+  _fails(capsys, ['prepare', str(tmp_path / 'missing'), '--out', str(tmp_path / 'p')], 'not found')
+  (tmp_path / 'subdirs_only' / 'inner').mkdir(parents=True)
+  _fails(capsys, ['prepare', str(tmp_path / 'subdirs_only'), '--out', str(tmp_path / 'p')], 'holds no files')
+
+
+def test_prepare_then_train_on_the_prepared_corpus(tmp_path, capsys, corpus_file):
+  prepared = tmp_path / 'prepared'
+  assert main(['prepare', str(corpus_file), '--out', str(prepared), '--min-count', '2']) == 0
+  assert 'prepared' in capsys.readouterr().out
+  _fails(capsys, ['prepare', str(corpus_file), '--out', str(prepared)], 'already holds a prepared corpus')
+  _fails(capsys, ['train', str(prepared), '--out', str(tmp_path / 'o1'), '--min-count', '5'],
+         'was prepared with min_count=2')
+  assert main(['train', str(prepared), '--out', str(tmp_path / 'o2'), '--epochs', '1', '--dim', '4', '--quiet']) == 0
+  run = jw2v.load_run(tmp_path / 'o2')
+  assert run.config.min_count == 2 and not (tmp_path / 'o2' / 'corpus').exists()
+  assert json.loads((tmp_path / 'o2' / 'run.json').read_text())['corpus'] == str(prepared.resolve())
+
+
+def test_train_on_a_line_of_millions_of_tokens(tmp_path):
+  rng = np.random.default_rng(0)
+  words = np.array([f'w{i}' for i in range(300)])
+  huge = write_text(tmp_path / 'huge.txt', ' '.join(words[rng.integers(0, 300, 2_000_000)]))
+  assert main(['train', str(huge), '--out', str(tmp_path / 'o'), '--model', 'cbow', '--epochs', '1', '--dim', '4',
+               '--window', '2', '--sample', '1e-4', '--quiet']) == 0
+  info = json.loads((tmp_path / 'o' / 'corpus' / 'corpus.json').read_text())
+  assert info['raw_words'] == 2_000_000 and info['sentences'] == 200
+
+
+def test_divergence_stops_with_one_line_and_keeps_the_previous_outputs(tmp_path, capsys, corpus_file):
+  out = tmp_path / 'o'
+  assert main(['train', str(corpus_file), '--out', str(out), '--min-count', '1', '--epochs', '1', '--dim', '6',
+               '--quiet']) == 0
+  before = {name: (out / name).read_bytes() for name in ('vectors.txt', 'vectors.bin', 'params.npz', 'config.json')}
+  _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--min-count', '1', '--epochs', '2', '--dim', '6',
+                  '--alpha', '1e30', '--force', '--quiet'], 'try a lower learning rate (alpha, now 1e+30)')
+  assert {name: (out / name).read_bytes() for name in before} == before

@@ -1,4 +1,6 @@
+import bz2
 import functools
+import gzip
 import hashlib
 import http.server
 import threading
@@ -22,7 +24,7 @@ def test_read_text_lines_tokens_and_invalid_bytes(tmp_path):
 
 @pytest.mark.parametrize('make, message', [
     (lambda p: p / 'missing.txt', 'not found'),
-    (lambda p: p, 'is a directory'),
+    (lambda p: p, 'holds no files'),
 ])
 def test_read_text_errors(tmp_path, make, message):
   with pytest.raises(jw2v.DataError, match=message):
@@ -119,10 +121,10 @@ def test_fetch_refuses_a_closed_port(tmp_path):
 def test_unreadable_file_is_one_clear_error(tmp_path, monkeypatch):
   path = write_text(tmp_path / 'locked.txt', 'a b')
 
-  def deny(self):
-    raise PermissionError(13, 'Permission denied', str(self))
+  def deny(path):
+    raise PermissionError(13, 'Permission denied', str(path))
 
-  monkeypatch.setattr(type(path), 'read_bytes', deny)
+  monkeypatch.setattr(jw2v.corpus, '_open_binary', deny)
   with pytest.raises(jw2v.DataError, match='cannot read corpus .*locked.txt: Permission denied'):
     jw2v.read_text(path)
 
@@ -137,3 +139,82 @@ def test_synthetic_corpus_is_zipf_and_ordered_by_count():
   # Zipf with exponent 1: the r-th word is about r times rarer than the first.
   assert 8 < vocab.counts[0] / vocab.counts[9] < 12.5
   assert vocab.words[:2] == ('w0', 'w1') and vocab.index['w5'] == 5
+
+
+def test_pieces_split_a_huge_line_but_keep_it_one_line(tmp_path):
+  words = [f'w{i % 97}' for i in range(300_000)]
+  path = write_text(tmp_path / 'one.txt', ' '.join(words))  # a single line, no line end
+  got = list(jw2v.corpus.pieces(path, piece_bytes=1 << 16))
+  assert len(got) > 10 and all(p.open_end for p in got[:-1]) and not got[-1].open_end
+  text = jw2v.read_text(path)
+  assert text.tokens == words and text.line_lengths.tolist() == [300_000]
+
+
+def test_a_line_of_millions_of_tokens_is_cut_into_sentences(tmp_path):
+  rng = np.random.default_rng(0)
+  vocab_words = np.array([f'w{i}' for i in range(500)])
+  path = write_text(tmp_path / 'huge.txt', 'short line here\n' + ' '.join(vocab_words[rng.integers(0, 500, 3_000_000)]))
+  prepared = jw2v.prepare_corpus(path, tmp_path / 'prep', min_count=1, piece_bytes=1 << 20)
+  assert prepared.info['raw_words'] == 3_000_003 and prepared.info['sentences'] == 1 + 300
+  lengths = np.diff(prepared.corpus.offsets)
+  assert lengths[0] == 3 and np.all(lengths[1:] == 10_000)
+
+
+def test_binary_files_are_refused(tmp_path):
+  (tmp_path / 'image.png').write_bytes(b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR' + bytes(range(256)) * 10)
+  with pytest.raises(jw2v.DataError, match='image.png looks like a binary file'):
+    jw2v.read_text(tmp_path / 'image.png')
+
+
+def test_whitespace_only_corpus_is_empty(tmp_path):
+  path = write_text(tmp_path / 'blank.txt', ' \t \n\r\n\n   \x0c\n')
+  with pytest.raises(jw2v.DataError, match='empty'):
+    jw2v.load_corpus(path)
+  with pytest.raises(jw2v.DataError, match='empty'):
+    jw2v.prepare_corpus(path, tmp_path / 'prep')
+  assert not (tmp_path / 'prep').exists()
+
+
+@pytest.mark.parametrize('opener, name', [(open, 'c.txt'), (gzip.open, 'c.txt.gz'), (bz2.open, 'c.txt.bz2')])
+def test_prepared_corpus_equals_the_in_memory_one(tmp_path, opener, name):
+  rng = np.random.default_rng(1)
+  words = [f'w{i}' for i in range(40)]
+  lines = [' '.join(rng.choice(words, size=rng.integers(0, 30))) for _ in range(2000)]
+  plain = write_text(tmp_path / 'plain.txt', '\r\n'.join(lines))
+  with opener(tmp_path / name, 'wt', encoding='utf-8') as f:
+    f.write('\r\n'.join(lines))
+  for piece_bytes in (97, 1 << 20):  # pieces far smaller than a line, and one piece for everything
+    prepared = jw2v.prepare_corpus(tmp_path / name, tmp_path / f'prep{piece_bytes}', min_count=3,
+                                   max_sentence_length=7, piece_bytes=piece_bytes)
+    corpus, vocab, _ = jw2v.load_corpus(plain, min_count=3, max_sentence_length=7)
+    assert prepared.vocab.words == vocab.words and prepared.vocab.counts.tolist() == vocab.counts.tolist()
+    np.testing.assert_array_equal(prepared.corpus.ids[0:len(corpus.ids)], corpus.ids)
+    np.testing.assert_array_equal(prepared.corpus.offsets, corpus.offsets)
+    assert prepared.corpus.raw_words == corpus.raw_words
+    again = jw2v.open_prepared(tmp_path / f'prep{piece_bytes}')
+    np.testing.assert_array_equal(again.corpus.ids[5:50], corpus.ids[5:50])
+
+
+def test_directory_corpus_keeps_files_apart(tmp_path):
+  (tmp_path / 'd').mkdir()
+  write_text(tmp_path / 'd' / 'a.txt', 'one two three')  # no final line end
+  with gzip.open(tmp_path / 'd' / 'b.gz', 'wt') as f:
+    f.write('four five\nsix\n')
+  with bz2.open(tmp_path / 'd' / 'c.bz2', 'wt') as f:
+    f.write('seven eight')
+  write_text(tmp_path / 'd' / '.hidden', 'ignored words')
+  text = jw2v.read_text(tmp_path / 'd')
+  assert text.tokens == ['one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight']
+  assert text.line_lengths.tolist() == [3, 2, 1, 2]
+
+
+def test_damaged_prepared_corpus(tmp_path):
+  path = write_text(tmp_path / 'c.txt', 'a b c a b a\n' * 10)
+  jw2v.prepare_corpus(path, tmp_path / 'p', min_count=1)
+  ids = (tmp_path / 'p' / 'ids.npy').read_bytes()
+  (tmp_path / 'p' / 'ids.npy').write_bytes(ids[:-8])
+  with pytest.raises(jw2v.DataError, match='shorter than its header says'):
+    jw2v.open_prepared(tmp_path / 'p')
+  (tmp_path / 'p' / 'corpus.json').write_text('{not json')
+  with pytest.raises(jw2v.DataError, match='corpus.json: not valid JSON'):
+    jw2v.open_prepared(tmp_path / 'p')
