@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -70,11 +70,52 @@ class Examples(NamedTuple):
   count: jax.Array
 
 
-def block_size(corpus: Corpus, block_tokens: int) -> int:
-  """T: the padded block length, at most `block_tokens` and no more than the corpus needs."""
+def block_size(corpus: Corpus, block_tokens: int, multiple: int = 256) -> int:
+  """T: the padded block length, at most `block_tokens` and no more than the corpus needs.
+
+  T is a multiple of `multiple` (of 256 and of the device count, when blocks are split over devices).
+  """
   longest = int(np.max(np.diff(corpus.offsets), initial=1))
   size = max(min(block_tokens, len(corpus.ids)), longest)
-  return -(-size // 256) * 256
+  step = np.lcm(256, multiple)
+  return int(-(-size // step) * step)
+
+
+class Span(NamedTuple):
+  """Where a block lies in the corpus: tokens [lo, hi), sentences [first, last)."""
+  lo: int
+  hi: int
+  first: int
+  last: int
+
+
+def block_spans(corpus: Corpus, size: int) -> Iterator[Span]:
+  """Cuts the corpus into blocks of whole sentences of at most `size` tokens (reads only the offsets)."""
+  offsets = corpus.offsets
+  n_sentences = len(offsets) - 1
+  first = 0
+  while first < n_sentences:
+    last = int(np.searchsorted(offsets, offsets[first] + size, side='right')) - 1
+    last = min(max(last, first + 1), n_sentences)
+    yield Span(int(offsets[first]), int(offsets[last]), first, last)
+    first = last
+
+
+def read_block(corpus: Corpus, span: Span, size: int, start: int = 0, stop: Optional[int] = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+  """Positions [start, stop) of a block padded to `size`: (ids, sentence labels); only those tokens are read.
+
+  A process of a multi-process run reads just the positions its devices hold.
+  """
+  stop = size if stop is None else stop
+  ids = np.zeros(stop - start, np.int32)
+  sentence = np.full(stop - start, -1, np.int32)
+  lo, hi = span.lo + start, min(span.lo + stop, span.hi)
+  if hi > lo:
+    ids[:hi - lo] = corpus.ids[lo:hi]
+    starts = corpus.offsets[span.first:span.last + 1]
+    sentence[:hi - lo] = np.searchsorted(starts, np.arange(lo, hi), side='right') - 1
+  return ids, sentence
 
 
 def corpus_blocks(corpus: Corpus, size: int) -> Iterator[tuple[int, Block]]:
@@ -83,20 +124,9 @@ def corpus_blocks(corpus: Corpus, size: int) -> Iterator[tuple[int, Block]]:
   Yields:
     (corpus position of the block's first token, Block).
   """
-  offsets = corpus.offsets
-  n_sentences = len(offsets) - 1
-  first = 0
-  while first < n_sentences:
-    last = int(np.searchsorted(offsets, offsets[first] + size, side='right')) - 1
-    last = min(max(last, first + 1), n_sentences)
-    lo, hi = int(offsets[first]), int(offsets[last])
-    lengths = np.diff(offsets[first:last + 1])
-    ids = np.zeros(size, np.int32)
-    ids[:hi - lo] = corpus.ids[lo:hi]
-    sentence = np.full(size, -1, np.int32)
-    sentence[:hi - lo] = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
-    yield lo, Block(ids, sentence, np.int32(hi - lo))
-    first = last
+  for span in block_spans(corpus, size):
+    ids, sentence = read_block(corpus, span, size)
+    yield span.lo, Block(ids, sentence, np.int32(span.hi - span.lo))
 
 
 def example_buffer_size(size: int, model: str, window: int, batch_size: int) -> int:
@@ -174,11 +204,15 @@ def _compact(keep_N: jax.Array, size: int):
   return source_P, jnp.arange(size) < count, count
 
 
-def batch_at(examples: Examples, step: jax.Array, batch_size: int):
-  """The `step`-th batch of a block's examples (examples past `count` get weight 0)."""
-  start = step * batch_size
-  take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, batch_size)
-  weight_B = (start + jnp.arange(batch_size) < examples.count).astype(jnp.float32)
+def batch_at(examples: Examples, step: jax.Array, batch_size: int, part=0, parts: int = 1):
+  """Part `part` of `parts` of the `step`-th batch of a block's examples (past `count`: weight 0).
+
+  With parts > 1 (devices), part p is examples [p * b, (p + 1) * b) of the batch, b = batch_size / parts.
+  """
+  size = batch_size // parts
+  start = step * batch_size + part * size
+  take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, size)
+  weight_B = (start + jnp.arange(size) < examples.count).astype(jnp.float32)
   if examples.context_P.shape[0]:
     return SkipgramBatch(take(examples.center_P), take(examples.context_P), weight_B)
   return CbowBatch(take(examples.contexts_PxC), take(examples.mask_PxC), take(examples.center_P), weight_B)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import time
@@ -30,6 +31,8 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '
                                       '(dense reference path: jax.grad + optax)'),
     ('--seed', 'seed', int, 'random seed (default 1)'),
+    ('--devices', 'devices', int, 'train on the first N devices (default: all; across processes in a '
+                                  'multi-process run)'),
 )
 
 
@@ -54,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help='always use the full window (the book) instead of word2vec.c\'s random shrinking')
   train.add_argument('--deterministic', action='store_true', default=None,
                      help='bit-for-bit repeatable results on a GPU (slower there; a CPU run always is)')
+  train.add_argument('--shard-tables', dest='shard_tables', action='store_true', default=None,
+                     help='split both tables by rows across the devices (for vocabularies that outgrow one)')
+  group = train.add_argument_group('multi-process runs (one process per host; see the README)')
+  group.add_argument('--coordinator', metavar='HOST:PORT', default=os.environ.get('JAX_COORDINATOR_ADDRESS'),
+                     help='address of process 0 (default $JAX_COORDINATOR_ADDRESS)')
+  group.add_argument('--num-processes', type=int, metavar='N', default=_env_int('JAX_NUM_PROCESSES'),
+                     help='number of processes (default $JAX_NUM_PROCESSES)')
+  group.add_argument('--process-id', type=int, metavar='I', default=_env_int('JAX_PROCESS_ID'),
+                     help='this process, 0..N-1; process 0 writes the outputs (default $JAX_PROCESS_ID)')
+  group.add_argument('--distributed', action='store_true',
+                     help='join a multi-process run configured by the cluster (TPU pod, SLURM, ...)')
   train.add_argument('--force', action='store_true', help='replace vectors already in DIR')
   train.add_argument('--quiet', action='store_true', help='no progress bar')
   train.set_defaults(func=_train)
@@ -111,6 +125,31 @@ def build_parser() -> argparse.ArgumentParser:
 _VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length')
 
 
+def _env_int(name: str) -> Optional[int]:
+  value = os.environ.get(name)
+  return int(value) if value and value.strip().lstrip('-').isdigit() else None
+
+
+def _join_processes(args) -> None:
+  """Calls `jax.distributed.initialize` when the arguments (or environment) ask for a multi-process run."""
+  from jw2v.errors import ConfigError
+  from jw2v.mesh import initialize_distributed
+  given = (args.coordinator, args.num_processes, args.process_id)
+  if not args.distributed and all(v is None for v in given):
+    return
+  if not args.distributed:
+    if any(v is None for v in given):
+      raise ConfigError('a multi-process run needs --coordinator HOST:PORT, --num-processes N and --process-id I '
+                        '(or --distributed on a cluster JAX recognises)')
+    host, _, port = args.coordinator.rpartition(':')
+    if not host or not port.isdigit():
+      raise ConfigError(f'--coordinator must be HOST:PORT, got {args.coordinator!r}')
+    if args.num_processes < 1 or not 0 <= args.process_id < args.num_processes:
+      raise ConfigError(f'--process-id must be between 0 and {args.num_processes - 1} and --num-processes >= 1, '
+                        f'got {args.process_id} and {args.num_processes}')
+  initialize_distributed(*given)
+
+
 def _train(args) -> int:
   from jw2v.checkpoint import restore_checkpoint, save_checkpoint
   from jw2v.config import Config
@@ -119,14 +158,18 @@ def _train(args) -> int:
   from jw2v.run_dir import (CHECKPOINT, prepare_output, read_run_start, remove_temporaries, save_run,
                             start_run)
   from jw2v.train import DivergenceError, TrainingStopped, train
+  _join_processes(args)  # before anything else touches the devices
+  import jax
+  from jw2v import mesh
+  lead = jax.process_index() == 0  # the process that writes; all of them train
   _use_compilation_cache(cache_dir() / 'xla')
-  say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+  say = (lambda *a: None) if args.quiet or not lead else (lambda *a: print(*a, file=sys.stderr))
   given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name, None) is not None}
   if not args.checkpoint_every > 0:
     raise ConfigError(f'--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}')
 
   resume = None
-  if args.resume:
+  if args.resume:  # every process reads the run and its checkpoint (from a filesystem they share)
     if args.out and args.out != args.resume:
       raise ConfigError('--resume DIR writes into DIR; leave out --out')
     out = Path(args.resume)
@@ -148,7 +191,7 @@ def _train(args) -> int:
     if not args.corpus or not args.out:
       raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
     config = Config(**given)  # refuses impossible settings before anything is written
-    out = prepare_output(args.out, force=args.force)
+    out = Path(args.out)
     if is_prepared(args.corpus):
       prepared = open_prepared(args.corpus)
       clash = [k for k in _VOCAB_FIELDS if k in given and given[k] != prepared.info[k]]
@@ -157,19 +200,34 @@ def _train(args) -> int:
                           'prepare it again to change the vocabulary')
       config = dataclasses.replace(config, **{k: prepared.info[k] for k in _VOCAB_FIELDS})
       source, corpus_dir = str(args.corpus), Path(args.corpus)
-    else:
-      path = resolve_corpus(args.corpus)
-      start = time.perf_counter()
-      prepared = prepare_corpus(path, out / 'corpus', config.min_count, config.max_vocab_size,
-                                config.max_sentence_length)
+      if lead:
+        _after_lead(lambda: prepare_output(out, force=args.force))
+      else:
+        _after_lead(None)
+    else:  # process 0 prepares the text into DIR/corpus; the others then open it there
       source, corpus_dir = args.corpus, out / 'corpus'
-      say(f'{path}: {prepared.info["sentences"]} sentences, {prepared.info["raw_words"]} words, vocabulary '
-          f'{len(prepared.vocab)} (min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
+
+      def prepare():
+        prepare_output(out, force=args.force)
+        path = resolve_corpus(args.corpus)
+        start = time.perf_counter()
+        prepared = prepare_corpus(path, corpus_dir, config.min_count, config.max_vocab_size,
+                                  config.max_sentence_length)
+        say(f'{path}: {prepared.info["sentences"]} sentences, {prepared.info["raw_words"]} words, vocabulary '
+            f'{len(prepared.vocab)} (min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
+        return prepared
+      prepared = _after_lead(prepare if lead else None) or open_prepared(corpus_dir)
     if prepared.info['invalid_bytes']:
       say(f'jw2v: warning: {source}: {prepared.info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD')
-    (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with --force)
-    start_run(out, config, corpus_dir, source)
-  remove_temporaries(out)
+    if lead:
+      (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with --force)
+      start_run(out, config, corpus_dir, source)
+  if lead:
+    remove_temporaries(out)
+  layout = mesh.make_layout(len(prepared.vocab), config.devices, config.shard_tables)
+  say(f'{layout.devices} {jax.devices()[0].platform} device(s) in {jax.process_count()} process(es), tables '
+      f'{"sharded by rows" if layout.shard_tables else "replicated"}; '
+      f'{mesh.memory_estimate(len(prepared.vocab), config, layout).describe()}')
 
   meta = {'config': dataclasses.asdict(config), 'corpus': _fingerprint(prepared)}
   received = []
@@ -181,7 +239,7 @@ def _train(args) -> int:
   previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
   try:
     result = train(prepared.corpus, prepared.vocab, config, progress=not args.quiet, resume=resume,
-                   checkpoint=lambda c: save_checkpoint(out / CHECKPOINT, c, meta),
+                   checkpoint=(lambda c: save_checkpoint(out / CHECKPOINT, c, meta)) if lead else None,
                    checkpoint_every=args.checkpoint_every, should_stop=lambda: bool(received))
   except TrainingStopped as stopped:
     name = signal.Signals(received[0]).name
@@ -195,12 +253,38 @@ def _train(args) -> int:
   finally:
     for sig, handler in previous.items():
       signal.signal(sig, handler)
-  history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words)
-  save_run(out, result.params, prepared.vocab, config, history)
+  history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words,
+                 devices=layout.devices, processes=jax.process_count())
+  if lead:
+    save_run(out, result.params, prepared.vocab, config, history)
   seconds = sum(e['seconds'] for e in history['epochs'])
   say(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
       f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
   return 0
+
+
+def _after_lead(work):
+  """Runs `work` on process 0 (pass it there, None elsewhere) while the other processes wait for it.
+
+  Returns what `work` returned (None on the other processes). A failure on process 0 stops every process:
+  process 0 raises its own error, the others one that points to it.
+  """
+  import jax
+  from jw2v.errors import DataError
+  from jw2v.mesh import agree
+  result, error = None, None
+  if work is not None:
+    try:
+      result = work()
+    except (Jw2vError, OSError) as e:
+      if jax.process_count() == 1:
+        raise
+      error = e
+  if agree(error is not None)[0]:
+    if error is not None:
+      raise error
+    raise DataError('process 0 could not set up the run (see its error)')
+  return result
 
 
 def _fingerprint(prepared) -> dict:

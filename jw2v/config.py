@@ -22,7 +22,8 @@ class Config:
   (word2vec.c's skip-gram rate, gensim's rate for both models) and 0.001 for the other optimizers (the
   book's Adam). `path=None` picks the sparse fast path for SGD and the dense reference path otherwise.
   `deterministic` makes GPU results bit-for-bit repeatable (XLA's deterministic scatter-adds); a CPU run
-  always is.
+  always is. `devices=None` trains on every device; `shard_tables` splits the tables by rows across them
+  (sparse path only).
   """
   model: str = 'cbow'
   dim: int = 100
@@ -43,6 +44,8 @@ class Config:
   block_tokens: int = 1 << 18
   cbow_full_error: bool = True
   deterministic: bool = False
+  devices: Optional[int] = None
+  shard_tables: bool = False
   max_sentence_length: int = 10_000
   seed: int = 1
 
@@ -61,6 +64,10 @@ class Config:
       value = getattr(self, name)
       need(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
            f'{name} must be a whole number >= 1, got {value!r}')
+    need(self.devices is None or (isinstance(self.devices, int) and self.devices >= 1),
+         f'devices must be >= 1, got {self.devices!r}')
+    need(not (self.shard_tables and self.update_path != 'sparse'),
+         'shard_tables needs the sparse SGD path (optimizer sgd)')
     need(self.max_vocab_size is None or (isinstance(self.max_vocab_size, int) and self.max_vocab_size >= 2),
          f'max_vocab_size must be >= 2, got {self.max_vocab_size!r}')
     need(_finite(self.sample) and self.sample >= 0, f'sample must be >= 0, got {self.sample!r}')

@@ -20,11 +20,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jw2v import batches as batches_lib
+from jw2v import mesh as mesh_lib
 from jw2v.batches import SkipgramBatch
 from jw2v.config import Config
+from jw2v.errors import ConfigError
 from jw2v.corpus import Corpus
 from jw2v.model import cbow_loss, embedding, init_params, negative_sampling_loss, skipgram_loss
 from jw2v.vocab import Vocab, keep_probabilities
@@ -106,7 +109,7 @@ def model_loss(params: dict, batch, negatives_BxK: jax.Array) -> jax.Array:
 
 
 def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.Array, *,
-                   optimizer: optax.GradientTransformation) -> tuple[TrainState, jax.Array]:
+                   optimizer: optax.GradientTransformation, axis: Optional[str] = None) -> tuple[TrainState, jax.Array]:
   """One step of the reference path: dense `jax.grad` of the whole pytree, then the optax update.
 
   Args:
@@ -115,11 +118,15 @@ def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.A
     negatives_BxK: the step's negatives.
     lr: learning rate, written into the optimizer's injected hyperparameters when it has them.
     optimizer: the optax transformation that made `state.opt_state`.
+    axis: inside `shard_map` over a mesh axis: this device's share of the batch; the gradients and the
+      loss are summed over the axis (the params are replicated).
 
   Returns:
     The new state and the batch loss.
   """
   loss, grads = jax.value_and_grad(model_loss)(state.params, batch, negatives_BxK)
+  if axis is not None:
+    loss, grads = jax.lax.psum((loss, grads), axis)
   opt_state = state.opt_state
   if 'learning_rate' in getattr(opt_state, 'hyperparams', {}):  # made by optax.inject_hyperparams
     opt_state.hyperparams['learning_rate'] = lr
@@ -129,7 +136,8 @@ def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.A
 
 
 def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Array, *,
-                cbow_full_error: bool = True) -> tuple[SparseState, jax.Array]:
+                cbow_full_error: bool = True, axis: Optional[str] = None, sharded_rows: Optional[int] = None
+                ) -> tuple[SparseState, jax.Array]:
   """One SGD step of the sparse path; cost independent of the vocabulary size.
 
   The loss is a function of the gathered rows (h, the positive targets' output vectors and the negatives'
@@ -143,22 +151,28 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
     lr: learning rate of this step.
     cbow_full_error: CBOW only. True (word2vec.c, gensim's cbow_mean=1): every context row receives the
       full gradient of h. False: each receives gradient/count, which is what `jax.grad` of the mean gives.
+    axis: inside `shard_map` over a mesh axis: the batch is this device's share; every device's row
+      updates are applied (`_add_rows`) and the loss is summed over the axis.
+    sharded_rows: with `axis`, the tables are split by rows along it, this many rows per device
+      (`_rows` fetches rows that other devices hold); None when every device holds whole tables.
 
   Returns:
     The new state and the batch loss.
   """
+  rows = functools.partial(_rows, axis=axis, sharded_rows=sharded_rows)
+  add_rows = functools.partial(_add_rows, axis=axis, sharded_rows=sharded_rows)
   skipgram = isinstance(batch, SkipgramBatch)
   target_B = _target(batch)
   neg_mask_BxK = (negatives_BxK != target_B[:, None]).astype(jnp.float32)
 
   if skipgram:
-    h_BxH = embedding(state.W_in, batch.center_B)
+    h_BxH = rows(state.W_in, batch.center_B)
   else:
-    rows_BxCxH = embedding(state.W_in, batch.contexts_BxC)
+    rows_BxCxH = rows(state.W_in, batch.contexts_BxC)
     count_Bx1 = jnp.maximum(jnp.sum(batch.mask_BxC, axis=-1, keepdims=True), 1.0)
     h_BxH = jnp.einsum('bch,bc->bh', rows_BxCxH, batch.mask_BxC) / count_Bx1
-  pos_BxH = embedding(state.W_out_T, target_B)
-  neg_BxKxH = embedding(state.W_out_T, negatives_BxK)
+  pos_BxH = rows(state.W_out_T, target_B)
+  neg_BxKxH = rows(state.W_out_T, negatives_BxK)
 
   def loss_of_rows(h_BxH, pos_BxH, neg_BxKxH):
     return negative_sampling_loss(jnp.sum(h_BxH * pos_BxH, axis=-1), jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH),
@@ -168,57 +182,153 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
   # gradient computation instead of making another pass over the rows (which cost a third of a CPU step).
   loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxH, neg_BxKxH)
   upd_h_BxH, upd_pos_BxH, upd_neg_BxKxH = backward(-jnp.asarray(lr, loss.dtype))
+  # One scatter for both: on a CPU, two scatters into the same table made XLA copy it (7x slower).
   out_idx = jnp.concatenate([target_B, negatives_BxK.reshape(-1)])
-  out_rows = jnp.concatenate([upd_pos_BxH, upd_neg_BxKxH.reshape(-1, upd_neg_BxKxH.shape[-1])])
-  W_out_T = state.W_out_T.at[out_idx].add(out_rows)
+  W_out_T = add_rows(state.W_out_T, out_idx, jnp.concatenate(
+      [upd_pos_BxH, upd_neg_BxKxH.reshape(-1, upd_neg_BxKxH.shape[-1])]))
   if skipgram:
-    W_in = state.W_in.at[batch.center_B].add(upd_h_BxH)
+    W_in = add_rows(state.W_in, batch.center_B, upd_h_BxH)
   else:
     share_BxC = batch.mask_BxC if cbow_full_error else batch.mask_BxC / count_Bx1
-    W_in = state.W_in.at[batch.contexts_BxC].add(share_BxC[:, :, None] * upd_h_BxH[:, None, :])
+    W_in = add_rows(state.W_in, batch.contexts_BxC, share_BxC[:, :, None] * upd_h_BxH[:, None, :])
+  if axis is not None:
+    loss = jax.lax.psum(loss, axis)
   return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
 
 
-def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] = None) -> Callable:
-  """`step(state, batch, negatives_BxK, lr) -> (state, loss)` for the config's update path."""
+def _rows(table: jax.Array, idx: jax.Array, *, axis: Optional[str], sharded_rows: Optional[int]) -> jax.Array:
+  """`table[idx]` (shape idx.shape + (H,)), also when the table is split by rows along a mesh axis.
+
+  Split tables: every device's indices are gathered; each device looks up the rows it holds (zeros for the
+  others), and a sum-scatter hands each device the rows of its own indices. Traffic is proportional to
+  the batch, not to the vocabulary.
+  """
+  if sharded_rows is None:
+    return embedding(table, idx)
+  every = jax.lax.all_gather(idx.reshape(-1), axis, tiled=True)
+  local = every - jax.lax.axis_index(axis) * sharded_rows
+  held = (local >= 0) & (local < sharded_rows)
+  found = jnp.where(held[:, None], table[jnp.clip(local, 0, sharded_rows - 1)], 0.0)
+  return jax.lax.psum_scatter(found, axis, scatter_dimension=0, tiled=True).reshape(idx.shape + table.shape[1:])
+
+
+def _add_rows(table: jax.Array, idx: jax.Array, updates: jax.Array, *, axis: Optional[str],
+              sharded_rows: Optional[int]) -> jax.Array:
+  """`table.at[idx].add(updates)` with every device's updates (repeated indices summed).
+
+  On a mesh axis all devices' (index, update) pairs are gathered and each device adds them to its copy of
+  the table, or, when split, the ones for the rows it holds.
+  """
+  idx, updates = idx.reshape(-1), updates.reshape(-1, updates.shape[-1])
+  if axis is None:
+    return table.at[idx].add(updates)
+  idx = jax.lax.all_gather(idx, axis, tiled=True)
+  updates = jax.lax.all_gather(updates, axis, tiled=True)
+  if sharded_rows is None:
+    return table.at[idx].add(updates)
+  local = idx - jax.lax.axis_index(axis) * sharded_rows
+  local = jnp.where((local >= 0) & (local < sharded_rows), local, sharded_rows)  # others' rows: dropped
+  return table.at[local].add(updates, mode='drop')
+
+
+def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] = None,
+              layout: Optional[mesh_lib.Layout] = None) -> Callable:
+  """`step(state, batch, negatives_BxK, lr) -> (state, loss)` for the config's update path.
+
+  With a layout, the step is meant to run inside `shard_map` over its mesh (see `make_multi_step`).
+  """
+  axis = None if layout is None else mesh_lib.AXIS
   if config.update_path == 'sparse':
-    return functools.partial(sparse_step, cbow_full_error=config.cbow_full_error)
-  return functools.partial(reference_step, optimizer=optimizer or make_optimizer(config))
+    sharded_rows = layout.rows_per_device if layout is not None and layout.shard_tables else None
+    return functools.partial(sparse_step, cbow_full_error=config.cbow_full_error, axis=axis,
+                             sharded_rows=sharded_rows)
+  if layout is not None and layout.shard_tables:
+    raise ConfigError('sharded tables need the sparse SGD path (optimizer sgd)')
+  return functools.partial(reference_step, optimizer=optimizer or make_optimizer(config), axis=axis)
+
+
+def state_specs(state, layout: mesh_lib.Layout):
+  """PartitionSpecs of a state's arrays: tables by `layout`, everything else replicated."""
+  if isinstance(state, SparseState):
+    table = P(mesh_lib.AXIS) if layout.shard_tables else P()
+    return SparseState(table, table, P(), P())
+  return jax.tree.map(lambda _: P(), state)
+
+
+def place(state, layout: mesh_lib.Layout):
+  """Puts a state (host or device arrays, tables of `layout.rows` rows) where `layout` says."""
+  specs = state_specs(state, layout)
+  key = jax.random.wrap_key_data(mesh_lib.put(jax.random.key_data(state.key), layout.replicated()))
+  arrays = jax.tree.map(lambda x, spec: mesh_lib.put(x, NamedSharding(layout.mesh, spec)),
+                        state._replace(key=None), specs._replace(key=None))
+  return arrays._replace(key=key)
+
+
+def host_state(state, vocab_size: int):
+  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows."""
+  key = jax.random.wrap_key_data(mesh_lib.host(jax.random.key_data(state.key)))
+  arrays = jax.tree.map(mesh_lib.host, state._replace(key=None))
+  if isinstance(arrays, SparseState):
+    arrays = arrays._replace(W_in=arrays.W_in[:vocab_size], W_out_T=arrays.W_out_T[:vocab_size])
+  return arrays._replace(key=key)
+
+
+def _pad_rows(state, rows: int):
+  """A state whose tables have `rows` rows (zero rows added; they are never looked up)."""
+  if not isinstance(state, SparseState) or state.W_in.shape[0] == rows:
+    return state
+  pad = ((0, rows - state.W_in.shape[0]), (0, 0))
+  return state._replace(W_in=np.pad(np.asarray(state.W_in), pad), W_out_T=np.pad(np.asarray(state.W_out_T), pad))
 
 
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int,
-                    steps: int, search_steps: Optional[int] = None) -> Callable:
+                    steps: int, search_steps: Optional[int] = None,
+                    layout: Optional[mesh_lib.Layout] = None) -> Callable:
   """Jits up to `steps` consecutive steps over a block's examples into one dispatch, on a donated state.
 
   The negatives of all the dispatch's steps are drawn up front, vectorised (`batches.step_negatives`: step
-  t still uses fold_in(key, t)), so the random-number and binary-search loops run once per dispatch instead
-  of once per step; on a CPU their per-step cost was a large part of a step.
+  t still uses fold_in(key, t)), so the random-number and search loops run once per dispatch instead of
+  once per step; on a CPU their per-step cost was a large part of a step.
 
   Args:
-    step: `step(state, batch, negatives_BxK, lr) -> (state, loss)`, e.g. from `make_step`.
+    step: `step(state, batch, negatives_BxK, lr) -> (state, loss)`, e.g. from `make_step` (with the same
+      layout).
     schedule: learning rate as a function of progress (0..1).
     negative: negatives per example.
-    batch_size: examples per step.
+    batch_size: examples per step (the global batch, split over the layout's devices).
     steps: the most steps one dispatch runs.
     search_steps: when the noise passed is a `batches.Noise`, the steps its guide table needs.
+    layout: run on this mesh: each device takes its share of every batch (the same global batches
+      whatever the number of devices); None: one device, no shard_map.
 
   Returns:
     `multi_step(state, examples, first, n, progress0, progress_per_token, noise) -> (state, loss_S)`: runs
     batches first..first+n-1 (n <= steps, a dynamic trip count) of `examples`; the progress of a step is
     progress0 + progress_per_token * (block position of its first centre). loss_S holds each step's loss.
   """
+  parts = 1 if layout is None else layout.devices
+
+  def run(state, examples, first, n, progress0, progress_per_token, negatives_SxbxK):
+    part = 0 if layout is None else jax.lax.axis_index(mesh_lib.AXIS)
+
+    def body(i, carry):
+      state, loss_S = carry
+      batch = batches_lib.batch_at(examples, first + i, batch_size, part, parts)
+      progress = progress0 + progress_per_token * examples.offset_P[(first + i) * batch_size]
+      state, loss = step(state, batch, negatives_SxbxK[i], schedule(progress))
+      return state, loss_S.at[i].set(loss)
+    return jax.lax.fori_loop(0, n, body, (state, jnp.zeros(steps, jnp.float32)))
+
   @functools.partial(jax.jit, donate_argnums=(0,))
   def multi_step(state, examples, first, n, progress0, progress_per_token, noise):
     negatives_SxBxK = batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), noise,
                                                  (batch_size, negative), search_steps)
-
-    def body(i, carry):
-      state, loss_S = carry
-      batch = batches_lib.batch_at(examples, first + i, batch_size)
-      progress = progress0 + progress_per_token * examples.offset_P[(first + i) * batch_size]
-      state, loss = step(state, batch, negatives_SxBxK[i], schedule(progress))
-      return state, loss_S.at[i].set(loss)
-    return jax.lax.fori_loop(0, n, body, (state, jnp.zeros(steps, jnp.float32)))
+    args = (state, examples, first, n, progress0, progress_per_token, negatives_SxBxK)
+    if layout is None:
+      return run(*args)
+    specs = state_specs(state, layout)
+    return jax.shard_map(run, mesh=layout.mesh, in_specs=(specs, P(), P(), P(), P(), P(), P(None, mesh_lib.AXIS)),
+                         out_specs=(specs, P()), check_vma=False)(*args)
   return multi_step
 
 
@@ -290,46 +400,58 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   entered = time.perf_counter()
   key = jax.random.key(config.seed)
   init_key, neg_key, data_key = jax.random.split(key, 3)
+  layout = mesh_lib.make_layout(len(vocab), config.devices, config.shard_tables)
+  if config.batch_size % layout.devices:
+    raise ConfigError(f'the batch size ({config.batch_size}) must be a multiple of the number of devices '
+                      f'({layout.devices})')
   if params is None:
     params = init_params(init_key, len(vocab), config.dim)
   if config.update_path == 'reference':
     optimizer = optimizer or make_optimizer(config)
-  state = init_state(config, params, key=neg_key, optimizer=optimizer)
-  if resume is not None:
-    state = jax.device_put(resume.state)
+  state = resume.state if resume is not None else init_state(config, params, key=neg_key, optimizer=optimizer)
+  state = place(_pad_rows(state, layout.rows), layout)
   noise, search_steps = batches_lib.noise(vocab.counts, config.ns_exponent)
-  keep_V = jnp.asarray(keep_probabilities(vocab.counts, config.sample), jnp.float32)
+  noise = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), noise)
+  keep_V = mesh_lib.put(keep_probabilities(vocab.counts, config.sample).astype(np.float32), layout.replicated())
   B, S = config.batch_size, config.steps_per_call
-  T = batches_lib.block_size(corpus, config.block_tokens)
+  T = batches_lib.block_size(corpus, config.block_tokens, layout.devices)
+  # Every device holds a slice of each block (a process reads only its devices' slices of the corpus);
+  # the examples made from it are the same on all devices, whatever their number.
   make_examples = jax.jit(functools.partial(
       batches_lib.make_examples, model=config.model, window=config.window, shrink_windows=config.shrink_windows,
-      buffer_size=batches_lib.example_buffer_size(T, config.model, config.window, B)))
-  multi_step = make_multi_step(make_step(config, optimizer), learning_rate_schedule(config),
-                               negative=config.negative, batch_size=B, steps=S, search_steps=search_steps)
+      buffer_size=batches_lib.example_buffer_size(T, config.model, config.window, B)),
+      out_shardings=layout.replicated())
+  # One device needs no shard_map: its collectives would be identities, but wrapping the loop in it cost
+  # 18 % of a CPU step. The step function is the same.
+  spread = layout if layout.devices > 1 else None
+  multi_step = make_multi_step(make_step(config, optimizer, spread), learning_rate_schedule(config),
+                               negative=config.negative, batch_size=B, steps=S, search_steps=search_steps,
+                               layout=spread)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
 
   def blocks():  # a background thread cuts the blocks and copies them to the device, ahead of use
     for epoch in range(here.epoch, config.epochs):
-      for b, (block_start, block) in enumerate(batches_lib.corpus_blocks(corpus, T)):
+      for b, span in enumerate(batches_lib.block_spans(corpus, T)):
         if (epoch, b) >= (here.epoch, here.block):
-          yield epoch, b, jax.device_put(block), block_start, int(block.n)
+          yield epoch, b, mesh_lib.put_block(corpus, span, T, layout), span.lo, span.hi - span.lo
 
   t0 = time.perf_counter()
   with contextlib.closing(batches_lib.prefetch(blocks())) as feed:  # stops the feed's thread however we leave
     first_block = next(feed, None)
     history = {'epochs': list(here.history), 'setup_seconds': t0 - entered}
     if first_block is None:  # a checkpoint taken after the last epoch
-      return TrainResult(jax.tree.map(np.asarray, params_of(state)), {**history, 'compile_seconds': 0.0,
-                                                                      'finish_seconds': 0.0})
+      return TrainResult(params_of(host_state(state, len(vocab))), {**history, 'compile_seconds': 0.0,
+                                                                     'finish_seconds': 0.0})
     examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
     options = compiler_options(config.deterministic)
     make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
     multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise).compile(options)
     history['compile_seconds'] = time.perf_counter() - t0
 
-    bar = tqdm(total=total_words, unit='word', unit_scale=True, disable=not progress, dynamic_ncols=True,
+    bar = tqdm(total=total_words, unit='word', unit_scale=True, dynamic_ncols=True,
+               disable=not progress or jax.process_index() != 0,
                smoothing=0.1, initial=here.epoch * corpus_words + first_block[3])
     now = {'epoch': here.epoch, 'loss': here.epoch_loss, 'examples': here.epoch_examples,
            'seconds': here.epoch_seconds, 'since': time.perf_counter(), 'saved': time.perf_counter()}
@@ -339,7 +461,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
       """Adds the losses of all but the newest `keep_last` dispatches (waiting for them) to the epoch."""
       while len(in_flight) > keep_last:
         loss_S, n, examples, words, first_step = in_flight.pop(0)
-        losses = np.asarray(loss_S)[:n]  # a copy: waits for that dispatch only
+        losses = mesh_lib.host(loss_S)[:n]  # a copy: waits for that dispatch only
         if not np.all(np.isfinite(losses)):
           bad = first_step + int(np.argmin(np.isfinite(losses)))
           raise diverged(f'the loss became {losses[~np.isfinite(losses)][0]} at step {bad}')
@@ -353,9 +475,9 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
       return DivergenceError(f'{what} (epoch {last_epoch + 1}); try a lower learning rate (alpha, now '
                              f'{config.learning_rate}) or a smaller batch size (now {B})')
 
-    def host_state():
+    def checked_host_state():
       """The state on the host, checked: a step can turn the tables to NaN before any loss shows it."""
-      host = jax.device_get(state)
+      host = host_state(state, len(vocab))
       if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params_of(host))):
         raise diverged(f'the vectors stopped being finite at or before step {global_step - 1}')
       return host
@@ -363,7 +485,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     def snapshot(epoch, block, step) -> Checkpoint:
       read_losses(0)
       seconds = now['seconds'] + time.perf_counter() - now['since']
-      return Checkpoint(host_state(), epoch, block, step, now['loss'], now['examples'], seconds,
+      return Checkpoint(checked_host_state(), epoch, block, step, now['loss'], now['examples'], seconds,
                         list(history['epochs']))
 
     def save(epoch, block, step):
@@ -380,13 +502,13 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
       now.update(epoch=now['epoch'] + 1, loss=0.0, examples=0, seconds=0.0, since=time.perf_counter())
       save(now['epoch'], 0, 0)
 
-    global_step, last_epoch = int(state.step), here.epoch
+    global_step, last_epoch = int(mesh_lib.host(state.step)), here.epoch
     for epoch, b, block, block_start, n_tokens in itertools.chain([first_block], feed):
       if epoch != now['epoch']:
         finish_epoch()
       bar.set_description(f'epoch {epoch + 1}/{config.epochs}')
       examples = make_examples(block, keep_V, jax.random.fold_in(jax.random.fold_in(data_key, epoch), b))
-      count = int(examples.count)  # waits for the work queued before it
+      count = int(mesh_lib.host(examples.count))  # waits for the work queued before it
       n_steps = -(-count // B)
       progress0 = (epoch * corpus_words + block_start) / total_words
       start = min(here.step, n_steps) if (epoch, b) == (here.epoch, here.block) else 0
@@ -401,18 +523,21 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
         global_step += done - first
         last_epoch = epoch
         read_losses(1)  # the previous dispatch's: the device always has one queued
-        if should_stop is not None and should_stop():
+        stop = should_stop is not None and should_stop()
+        due = checkpoint_every is not None and time.perf_counter() - now['saved'] >= checkpoint_every
+        stop, due = mesh_lib.agree(stop, due)  # every process of a run stops and saves at the same step
+        if stop:
           snap = snapshot(epoch, b, done)
           if checkpoint is not None:
             checkpoint(snap)
           bar.close()
           raise TrainingStopped(snap)
-        if checkpoint_every is not None and time.perf_counter() - now['saved'] >= checkpoint_every:
+        if due:
           save(epoch, b, done)
     finish_epoch()
     bar.close()
     finishing = time.perf_counter()
-    params = jax.tree.map(np.asarray, params_of(host_state()))
+    params = params_of(checked_host_state())
     history['finish_seconds'] = time.perf_counter() - finishing
     return TrainResult(params, history)
 

@@ -1,0 +1,182 @@
+"""Scale-out: layouts, block slices, and equivalence across 1, 2 and 4 devices and across 2 processes.
+
+Device counts are fixed when JAX starts, so the multi-device runs happen in subprocesses started with
+XLA_FLAGS=--xla_force_host_platform_device_count=4 (CPU devices).
+
+Stated tolerance: per-epoch losses within a relative 1e-6 and vectors within an absolute 1e-4 of the
+one-device run; the only difference is the order in which float32 sums (the loss, repeated row
+updates) are added up.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import jw2v
+from jw2v import batches, mesh
+from jw2v.cli import main
+
+LOSS_RTOL, VECTOR_ATOL = 1e-6, 1e-4
+
+WORKER = r'''
+import json, sys
+import numpy as np
+import jw2v, jax
+assert len(jax.devices()) == 4, jax.devices()
+corpus, vocab = jw2v.synthetic_corpus(30_000, 500, seed=5)
+runs = json.loads(sys.argv[2])
+out = {}
+for name, kw in runs.items():
+  config = jw2v.Config(dim=16, min_count=1, epochs=2, batch_size=128, block_tokens=4096, steps_per_call=8, **kw)
+  result = jw2v.train(corpus, vocab, config, progress=False)
+  out[name + '/loss'] = np.array([e['loss'] for e in result.history['epochs']])
+  out[name + '/W_in'], out[name + '/W_out'] = result.params['W_in'], result.params['W_out']
+np.savez(sys.argv[1], **out)
+'''
+
+RUNS = {
+    'sg1': dict(model='skipgram', devices=1),
+    'sg2': dict(model='skipgram', devices=2),
+    'sg4': dict(model='skipgram', devices=4),
+    'sg2_sharded': dict(model='skipgram', devices=2, shard_tables=True),
+    'sg4_sharded': dict(model='skipgram', devices=4, shard_tables=True),
+    'cbow1': dict(model='cbow', devices=1),
+    'cbow4': dict(model='cbow', devices=4),
+    'cbow4_sharded': dict(model='cbow', devices=4, shard_tables=True),
+    'adam1': dict(model='skipgram', optimizer='adam', devices=1),
+    'adam2': dict(model='skipgram', optimizer='adam', devices=2),
+    'adam4': dict(model='skipgram', optimizer='adam', devices=4),
+}
+
+
+def _four_devices_env():
+  return dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=4', JAX_PLATFORMS='cpu')
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  path = tmp_path_factory.mktemp('mesh') / 'runs.npz'
+  done = subprocess.run([sys.executable, '-c', WORKER, str(path), json.dumps(RUNS)], env=_four_devices_env(),
+                        capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return dict(np.load(path))
+
+
+@pytest.mark.parametrize('name, reference', [
+    ('sg2', 'sg1'), ('sg4', 'sg1'), ('sg2_sharded', 'sg1'), ('sg4_sharded', 'sg1'),
+    ('cbow4', 'cbow1'), ('cbow4_sharded', 'cbow1'), ('adam2', 'adam1'), ('adam4', 'adam1')])
+def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, reference):
+  np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
+  for table in ('W_in', 'W_out'):
+    np.testing.assert_allclose(runs[name + '/' + table], runs[reference + '/' + table], rtol=0, atol=VECTOR_ATOL)
+
+
+def test_the_runs_learned_something(runs):
+  """The comparisons above would pass for runs that did nothing: the loss must fall."""
+  for name in RUNS:
+    first, last = runs[name + '/loss']
+    assert last < first, name
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_match_one_process_with_two_devices(tmp_path):
+  corpus, vocab = jw2v.synthetic_corpus(20_000, 300, seed=2)
+  prepared = tmp_path / 'prepared'
+  words = np.array(vocab.words)
+  text = tmp_path / 'corpus.txt'
+  text.write_text('\n'.join(' '.join(words[corpus.ids[a:b]]) for a, b in zip(corpus.offsets[:-1],
+                                                                           corpus.offsets[1:])) + '\n')
+  assert main(['prepare', str(text), '--out', str(prepared), '--min-count', '1']) == 0
+  common = ['-m', 'jw2v', 'train', str(prepared), '--model', 'skipgram', '--dim', '16', '--epochs', '2',
+            '--batch-size', '128', '--block-tokens', '4096']
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  one = subprocess.run([sys.executable, *common, '--out', str(tmp_path / 'one')], capture_output=True, text=True,
+                       env=dict(env, XLA_FLAGS='--xla_force_host_platform_device_count=2'), timeout=300)
+  assert one.returncode == 0, one.stderr[-3000:]
+  port = _free_port()
+  procs = [subprocess.Popen([sys.executable, *common, '--out', str(tmp_path / 'two'), '--coordinator',
+                             f'127.0.0.1:{port}', '--num-processes', '2', '--process-id', str(i)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(env, XLA_FLAGS='--xla_force_host_platform_device_count=1'))
+           for i in range(2)]
+  try:
+    outputs = [p.communicate(timeout=300) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  for p, (_, err) in zip(procs, outputs):
+    assert p.returncode == 0, err[-3000:]
+  assert '2 cpu device(s) in 2 process(es)' in outputs[0][1]
+  assert 'trained skipgram' in outputs[0][1] and 'trained' not in outputs[1][1]  # process 1 reports nothing
+  history = [json.loads((tmp_path / d / 'history.json').read_text()) for d in ('one', 'two')]
+  assert history[1]['processes'] == 2 and history[0]['processes'] == 1
+  assert history[0]['devices'] == history[1]['devices'] == 2
+  np.testing.assert_allclose([e['loss'] for e in history[1]['epochs']], [e['loss'] for e in history[0]['epochs']],
+                             rtol=LOSS_RTOL)
+  with np.load(tmp_path / 'one' / 'params.npz') as a, np.load(tmp_path / 'two' / 'params.npz') as b:
+    for table in ('W_in', 'W_out'):
+      np.testing.assert_allclose(b[table], a[table], rtol=0, atol=VECTOR_ATOL)
+
+
+def test_a_process_reads_only_its_slice_of_a_block():
+  corpus, _ = jw2v.synthetic_corpus(5_000, 100, seed=1)
+  size = batches.block_size(corpus, 1024, multiple=4)
+  for span, (start, block) in zip(batches.block_spans(corpus, size), batches.corpus_blocks(corpus, size)):
+    assert span.lo == start
+    parts = [batches.read_block(corpus, span, size, i * size // 4, (i + 1) * size // 4) for i in range(4)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), block.ids_T)
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), block.sentence_T)
+
+
+def test_block_size_is_a_multiple_of_the_device_count():
+  corpus, _ = jw2v.synthetic_corpus(5_000, 100, seed=1)
+  assert batches.block_size(corpus, 1000) == 1024
+  assert batches.block_size(corpus, 1000, multiple=3) == 1536
+  assert batches.block_size(corpus, 1000, multiple=8) == 1024
+
+
+def test_layout_and_memory_estimate():
+  layout = mesh.make_layout(10, 1, shard_tables=True)
+  assert layout.rows == 10 and layout.rows_per_device == 10
+  config = jw2v.Config(dim=300, model='skipgram', window=5, batch_size=1024, block_tokens=1 << 18)
+  estimate = mesh.memory_estimate(2_000_000, config, mesh.make_layout(2_000_000, 1))
+  assert estimate.tables == estimate.total_tables == 2 * 2_000_000 * 300 * 4
+  assert estimate.examples == (1 << 18) * 10 * 3 * 4 and estimate.optimizer == estimate.gradients == 0
+  adam = mesh.memory_estimate(1000, jw2v.Config(dim=10, optimizer='adam'), mesh.make_layout(1000, 1))
+  assert adam.optimizer == 2 * adam.tables and adam.gradients == adam.tables
+  assert '4.8 GB' in estimate.describe()
+  with pytest.raises(jw2v.ConfigError, match='--devices'):
+    mesh.make_layout(10, 99)
+
+
+def test_agree_is_the_identity_in_one_process():
+  assert mesh.agree(True, False) == (True, False)
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['--coordinator', '127.0.0.1:1234'], 'needs --coordinator HOST:PORT, --num-processes N and --process-id I'),
+    (['--coordinator', 'nohost', '--num-processes', '2', '--process-id', '0'], 'HOST:PORT'),
+    (['--coordinator', '127.0.0.1:1', '--num-processes', '2', '--process-id', '2'], '--process-id'),
+])
+def test_bad_multi_process_arguments(tmp_path, capsys, argv, expected):
+  assert main(['train', 'x', '--out', str(tmp_path / 'o'), *argv]) == 1
+  err = capsys.readouterr().err.strip()
+  assert err.startswith('jw2v: error:') and '\n' not in err and expected in err, err
+
+
+def test_sharded_tables_and_batches_must_fit_the_devices(tmp_path, capsys):
+  with pytest.raises(jw2v.ConfigError, match='sparse SGD'):
+    jw2v.Config(optimizer='adam', shard_tables=True)
+  corpus, vocab = jw2v.synthetic_corpus(2_000, 50, seed=1)
+  with pytest.raises(jw2v.ConfigError, match='--devices'):
+    jw2v.train(corpus, vocab, jw2v.Config(devices=len(__import__('jax').devices()) + 1, epochs=1), progress=False)
