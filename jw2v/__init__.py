@@ -11,7 +11,8 @@ from jw2v.grads import cbow_grads, skipgram_grads
 from jw2v.model import cbow_loss, embedding, embedding_dot, init_params, negative_sampling_loss, skipgram_loss
 from jw2v.run_dir import Run, load_run, save_run
 from jw2v.train import (Checkpoint, DivergenceError, SparseState, TrainingStopped, TrainResult, TrainState,
-                        init_state, make_multi_step, make_step, params_of, reference_step, sparse_step, train)
+                        init_state, make_multi_step, make_step, params_of, reference_step, sparse_step, train,
+                        train_many)
 from jw2v.vectors import WordVectors, load_word2vec, save_word2vec
 from jw2v.vocab import Vocab, build_vocab, keep_probabilities, noise_cdf, noise_guide
 
@@ -26,5 +27,5 @@ __all__ = [
     'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
     'make_multi_step', 'make_step', 'negative_sampling_loss', 'Noise', 'noise', 'noise_cdf', 'noise_guide', 'params_of', 'read_text',
     'reference_step', 'resolve_corpus', 'save_run', 'save_word2vec', 'skipgram_grads', 'skipgram_loss',
-    'sparse_step', 'step_negatives', 'synthetic_corpus', 'train',
+    'sparse_step', 'step_negatives', 'synthetic_corpus', 'train', 'train_many',
 ]

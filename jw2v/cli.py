@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help='bit-for-bit repeatable results on a GPU (slower there; a CPU run always is)')
   train.add_argument('--shard-tables', dest='shard_tables', action='store_true', default=None,
                      help='split both tables by rows across the devices (for vocabularies that outgrow one)')
+  sweep = train.add_argument_group('many models at once (one vmapped step; each model written to DIR/NAME)')
+  sweep.add_argument('--replicas', type=int, metavar='M', help='train M models, seeds SEED..SEED+M-1')
+  sweep.add_argument('--seeds', type=_number_list(int), metavar='S1,S2,...', help='one model per seed')
+  sweep.add_argument('--alphas', type=_number_list(float), metavar='A1,A2,...',
+                     help='one model per starting learning rate (with --seeds or --replicas: every pair)')
   group = train.add_argument_group('multi-process runs (one process per host; see the README)')
   group.add_argument('--coordinator', metavar='HOST:PORT', default=os.environ.get('JAX_COORDINATOR_ADDRESS'),
                      help='address of process 0 (default $JAX_COORDINATOR_ADDRESS)')
@@ -125,6 +130,38 @@ def build_parser() -> argparse.ArgumentParser:
 _VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length')
 
 
+def _number_list(kind):
+  def parse(text: str) -> list:
+    try:
+      values = [kind(v) for v in text.split(',') if v.strip()]
+    except ValueError:
+      raise argparse.ArgumentTypeError(f'expected comma-separated numbers, got {text!r}') from None
+    if not values:
+      raise argparse.ArgumentTypeError('expected at least one number')
+    return values
+  return parse
+
+
+def _sweep(args, config) -> list:
+  """The configs of a sweep (--replicas, --seeds, --alphas), or [] for a single run."""
+  from jw2v.errors import ConfigError
+  if args.replicas is None and args.seeds is None and args.alphas is None:
+    return []
+  if args.replicas is not None and args.seeds is not None:
+    raise ConfigError('give --replicas or --seeds, not both')
+  if args.replicas is not None and args.replicas < 1:
+    raise ConfigError(f'--replicas must be >= 1, got {args.replicas}')
+  if args.resume:
+    raise ConfigError('a sweep cannot be resumed; start it again')
+  seeds = args.seeds or [config.seed + i for i in range(args.replicas or 1)]
+  alphas = args.alphas or [config.alpha]
+  configs = [dataclasses.replace(config, seed=seed, alpha=alpha) for seed in seeds for alpha in alphas]
+  names = [f'seed{c.seed}-alpha{c.learning_rate:g}' for c in configs]
+  if len(set(names)) < len(names):
+    raise ConfigError('the sweep names the same model twice (repeated seeds or alphas)')
+  return list(zip(names, configs))
+
+
 def _env_int(name: str) -> Optional[int]:
   value = os.environ.get(name)
   return int(value) if value and value.strip().lstrip('-').isdigit() else None
@@ -168,10 +205,11 @@ def _train(args) -> int:
   if not args.checkpoint_every > 0:
     raise ConfigError(f'--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}')
 
-  resume = None
+  resume, models = None, []
   if args.resume:  # every process reads the run and its checkpoint (from a filesystem they share)
     if args.out and args.out != args.resume:
       raise ConfigError('--resume DIR writes into DIR; leave out --out')
+    _sweep(args, None)  # refuses a sweep
     out = Path(args.resume)
     config, corpus_dir, source = read_run_start(out)
     clash = [f'--{k.replace("_", "-")} {v} (the run has {getattr(config, k)})' for k, v in given.items()
@@ -191,7 +229,12 @@ def _train(args) -> int:
     if not args.corpus or not args.out:
       raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
     config = Config(**given)  # refuses impossible settings before anything is written
+    models = _sweep(args, config)
+    if models and jax.process_count() > 1:
+      raise ConfigError('a sweep trains on one device; run it without --coordinator/--distributed')
     out = Path(args.out)
+    for name, _ in models:  # before anything is written
+      prepare_output(out / name, force=args.force)
     if is_prepared(args.corpus):
       prepared = open_prepared(args.corpus)
       clash = [k for k in _VOCAB_FIELDS if k in given and given[k] != prepared.info[k]]
@@ -219,6 +262,8 @@ def _train(args) -> int:
       prepared = _after_lead(prepare if lead else None) or open_prepared(corpus_dir)
     if prepared.info['invalid_bytes']:
       say(f'jw2v: warning: {source}: {prepared.info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD')
+    if models:
+      return _train_sweep(args, out, models, prepared, source, say)
     if lead:
       (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with --force)
       start_run(out, config, corpus_dir, source)
@@ -242,10 +287,11 @@ def _train(args) -> int:
                    checkpoint=(lambda c: save_checkpoint(out / CHECKPOINT, c, meta)) if lead else None,
                    checkpoint_every=args.checkpoint_every, should_stop=lambda: bool(received))
   except TrainingStopped as stopped:
-    name = signal.Signals(received[0]).name
-    print(f'jw2v: {name}: stopped in epoch {stopped.checkpoint.epoch + 1}, checkpoint saved; resume with: '
+    signum = received[0] if received else signal.SIGTERM
+    why = signal.Signals(signum).name if received else 'another process of the run was stopped'
+    print(f'jw2v: {why}: stopped in epoch {stopped.checkpoint.epoch + 1}, checkpoint saved; resume with: '
           f'jw2v train --resume {out}', file=sys.stderr)
-    return 128 + received[0]
+    return 128 + signum
   except DivergenceError as e:
     kept = 'the last good checkpoint is ' + str(out / CHECKPOINT) if (out / CHECKPOINT).exists() else 'no checkpoint was written'
     print(f'jw2v: error: {e}; {kept}', file=sys.stderr)
@@ -260,6 +306,35 @@ def _train(args) -> int:
   seconds = sum(e['seconds'] for e in history['epochs'])
   say(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
       f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
+  return 0
+
+
+def _train_sweep(args, out: Path, models: list, prepared, source: str, say) -> int:
+  """Trains the sweep's models together (`train_many`) and writes each to out/NAME, and out/sweep.json."""
+  import json
+  from jw2v.atomic import atomic_write
+  from jw2v.run_dir import save_run
+  from jw2v.train import train_many
+  configs = [config for _, config in models]
+  from jw2v import mesh
+  one = mesh.memory_estimate(len(prepared.vocab), configs[0], mesh.make_layout(len(prepared.vocab), 1))
+  say(f'training {len(configs)} models at once on one device: {", ".join(name for name, _ in models)}; memory '
+      f'(estimate) {len(configs)} x {mesh.size_text(one.tables + one.optimizer + one.gradients)} of tables and '
+      f'optimizer state, examples {mesh.size_text(one.examples)}')
+  results = train_many(prepared.corpus, prepared.vocab, configs, progress=not args.quiet)
+  summary = []
+  for (name, config), result in zip(models, results):
+    history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab),
+                   raw_words=prepared.corpus.raw_words, sweep=len(models))
+    save_run(out / name, result.params, prepared.vocab, config, history)
+    summary.append({'name': name, 'seed': config.seed, 'alpha': config.learning_rate,
+                    'loss': history['epochs'][-1]['loss']})
+  with atomic_write(out / 'sweep.json', 'w', encoding='utf-8') as f:
+    json.dump({'corpus': source, 'models': summary}, f, indent=2)
+    f.write('\n')
+  seconds = sum(e['seconds'] for e in results[0].history['epochs'])
+  say(f'trained {len(models)} {configs[0].model} models in {seconds:.1f}s; wrote {out}/sweep.json and '
+      f'{", ".join(name for name, _ in models)}')
   return 0
 
 

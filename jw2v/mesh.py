@@ -80,6 +80,15 @@ def put_block(corpus, span, size: int, layout: Layout):
   return batches_lib.Block(ids, sentence, put(np.int32(span.hi - span.lo), layout.replicated()))
 
 
+def bytes_per_device(arrays) -> list:
+  """Bytes of `arrays` held by each of this process's devices (a measurement, from the buffers)."""
+  held = {}
+  for array in arrays:
+    for shard in array.addressable_shards:
+      held[shard.device.id] = held.get(shard.device.id, 0) + shard.data.nbytes
+  return [held[k] for k in sorted(held)]
+
+
 def host(x) -> np.ndarray:
   """A (possibly sharded, possibly multi-process) array gathered into one host array."""
   if jax.process_count() == 1 or x.is_fully_addressable:
@@ -127,10 +136,10 @@ class MemoryEstimate(NamedTuple):
 
   def describe(self) -> str:
     """One line for the start-up message."""
-    extra = ''.join(f', {name} {_size(v)}' for name, v in (('optimizer state', self.optimizer),
+    extra = ''.join(f', {name} {size_text(v)}' for name, v in (('optimizer state', self.optimizer),
                                                               ('gradients', self.gradients)) if v)
-    return (f'memory per device (estimate, {self.devices} device(s)): {_size(self.per_device)} = tables '
-            f'{_size(self.tables)} (of {_size(self.total_tables)} in all){extra}, examples {_size(self.examples)}')
+    return (f'memory per device (estimate, {self.devices} device(s)): {size_text(self.per_device)} = tables '
+            f'{size_text(self.tables)} (of {size_text(self.total_tables)} in all){extra}, examples {size_text(self.examples)}')
 
 
 def memory_estimate(vocab_size: int, config, layout: Layout) -> MemoryEstimate:
@@ -151,7 +160,8 @@ def memory_estimate(vocab_size: int, config, layout: Layout) -> MemoryEstimate:
                         2 * vocab_size * config.dim * 4)
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+  """Bytes as text: 4.8 GB."""
   for unit in ('B', 'KB', 'MB', 'GB'):
     if n < 1000 or unit == 'GB':
       return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'

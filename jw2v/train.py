@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import os
 import time
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -56,9 +57,9 @@ class TrainResult(NamedTuple):
 
 
 def params_of(state) -> dict:
-  """The public params pytree {'W_in': (V, H), 'W_out': (H, V)} of either state."""
+  """The public params pytree {'W_in': (V, H), 'W_out': (H, V)} of either state (R x ... for R models)."""
   if isinstance(state, SparseState):
-    return {'W_in': state.W_in, 'W_out': state.W_out_T.T}
+    return {'W_in': state.W_in, 'W_out': state.W_out_T.swapaxes(-1, -2)}
   return state.params
 
 
@@ -136,8 +137,8 @@ def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.A
 
 
 def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Array, *,
-                cbow_full_error: bool = True, axis: Optional[str] = None, sharded_rows: Optional[int] = None
-                ) -> tuple[SparseState, jax.Array]:
+                cbow_full_error: bool = True, axis: Optional[str] = None, sharded_rows: Optional[int] = None,
+                models: int = 1) -> tuple[SparseState, jax.Array]:
   """One SGD step of the sparse path; cost independent of the vocabulary size.
 
   The loss is a function of the gathered rows (h, the positive targets' output vectors and the negatives'
@@ -155,6 +156,9 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
       updates are applied (`_add_rows`) and the loss is summed over the axis.
     sharded_rows: with `axis`, the tables are split by rows along it, this many rows per device
       (`_rows` fetches rows that other devices hold); None when every device holds whole tables.
+    models: the tables stack this many models' tables (row r * V + w is word w of model r) and the batch
+      is `models` equal parts, part r indexing model r's rows (see `make_multi_step`); `lr` and the
+      returned loss then have one entry per model.
 
   Returns:
     The new state and the batch loss.
@@ -175,13 +179,17 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
   neg_BxKxH = rows(state.W_out_T, negatives_BxK)
 
   def loss_of_rows(h_BxH, pos_BxH, neg_BxKxH):
-    return negative_sampling_loss(jnp.sum(h_BxH * pos_BxH, axis=-1), jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH),
-                                  neg_mask_BxK, batch.weight_B)
+    scores = (jnp.sum(h_BxH * pos_BxH, axis=-1), jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH), neg_mask_BxK,
+              batch.weight_B)
+    if models == 1:
+      return negative_sampling_loss(*scores)
+    by_model = lambda x: x.reshape((models, -1) + x.shape[1:])
+    return jax.vmap(negative_sampling_loss)(*map(by_model, scores))  # one loss per model
 
   # The cotangent -lr makes the backward pass produce the updates themselves: XLA fuses the scale into the
   # gradient computation instead of making another pass over the rows (which cost a third of a CPU step).
   loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxH, neg_BxKxH)
-  upd_h_BxH, upd_pos_BxH, upd_neg_BxKxH = backward(-jnp.asarray(lr, loss.dtype))
+  upd_h_BxH, upd_pos_BxH, upd_neg_BxKxH = backward(-jnp.asarray(lr, loss.dtype).reshape(loss.shape))
   # One scatter for both: on a CPU, two scatters into the same table made XLA copy it (7x slower).
   out_idx = jnp.concatenate([target_B, negatives_BxK.reshape(-1)])
   W_out_T = add_rows(state.W_out_T, out_idx, jnp.concatenate(
@@ -264,26 +272,45 @@ def place(state, layout: mesh_lib.Layout):
   return arrays._replace(key=key)
 
 
-def host_state(state, vocab_size: int):
-  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows."""
+def host_state(state, vocab_size: int, replicas: bool = False):
+  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows.
+
+  `replicas`: the state has a leading model axis (`train_many`).
+  """
   key = jax.random.wrap_key_data(mesh_lib.host(jax.random.key_data(state.key)))
   arrays = jax.tree.map(mesh_lib.host, state._replace(key=None))
   if isinstance(arrays, SparseState):
-    arrays = arrays._replace(W_in=arrays.W_in[:vocab_size], W_out_T=arrays.W_out_T[:vocab_size])
+    rows = (slice(None), slice(vocab_size)) if replicas else slice(vocab_size)
+    arrays = arrays._replace(W_in=arrays.W_in[rows], W_out_T=arrays.W_out_T[rows])
   return arrays._replace(key=key)
 
 
 def _pad_rows(state, rows: int):
   """A state whose tables have `rows` rows (zero rows added; they are never looked up)."""
-  if not isinstance(state, SparseState) or state.W_in.shape[0] == rows:
+  if not isinstance(state, SparseState) or state.W_in.shape[-2] == rows:
     return state
-  pad = ((0, rows - state.W_in.shape[0]), (0, 0))
+  pad = ((0, rows - state.W_in.shape[-2]), (0, 0))
+  if isinstance(state.W_in, jax.Array):  # e.g. traced, in `_initial_state`
+    return state._replace(W_in=jnp.pad(state.W_in, pad), W_out_T=jnp.pad(state.W_out_T, pad))
   return state._replace(W_in=np.pad(np.asarray(state.W_in), pad), W_out_T=np.pad(np.asarray(state.W_out_T), pad))
+
+
+def _initial_state(config: Config, init_key, neg_key, vocab_size: int, layout: mesh_lib.Layout, optimizer):
+  """A fresh state made where it will live: each device computes only its rows of split tables.
+
+  (The values do not depend on the layout: JAX's random numbers are the same however they are sharded.)
+  """
+  def make(key):
+    state = init_state(config, init_params(key, vocab_size, config.dim), key=neg_key, optimizer=optimizer)
+    return _pad_rows(state, layout.rows)
+  specs = state_specs(jax.eval_shape(make, init_key), layout)
+  return jax.jit(make, out_shardings=jax.tree.map(lambda spec: NamedSharding(layout.mesh, spec), specs))(init_key)
 
 
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int,
                     steps: int, search_steps: Optional[int] = None,
-                    layout: Optional[mesh_lib.Layout] = None) -> Callable:
+                    layout: Optional[mesh_lib.Layout] = None, replicas: bool = False,
+                    group: Optional[int] = None) -> Callable:
   """Jits up to `steps` consecutive steps over a block's examples into one dispatch, on a donated state.
 
   The negatives of all the dispatch's steps are drawn up front, vectorised (`batches.step_negatives`: step
@@ -300,6 +327,12 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
     search_steps: when the noise passed is a `batches.Noise`, the steps its guide table needs.
     layout: run on this mesh: each device takes its share of every batch (the same global batches
       whatever the number of devices); None: one device, no shard_map.
+    replicas: train R models at once (`jax.vmap`): the state has a leading axis R, the function takes a
+      last argument `rates_Rx2` (each model's starting and final learning rate, replacing `schedule`, which
+      is then unused) and returns losses R x S. The models share the examples; each draws its own
+      negatives from its own key.
+    group: with `replicas`, the sparse path's steps update this many models together (default all R);
+      groups take turns.
 
   Returns:
     `multi_step(state, examples, first, n, progress0, progress_per_token, noise) -> (state, loss_S)`: runs
@@ -307,23 +340,74 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
     progress0 + progress_per_token * (block position of its first centre). loss_S holds each step's loss.
   """
   parts = 1 if layout is None else layout.devices
+  if replicas and layout is not None:
+    raise ConfigError('replicas train on one device')
 
-  def run(state, examples, first, n, progress0, progress_per_token, negatives_SxbxK):
+  def run(state, examples, first, n, progress0, progress_per_token, negatives_SxbxK, schedule=schedule,
+          transform=None, models=1):
     part = 0 if layout is None else jax.lax.axis_index(mesh_lib.AXIS)
+    model_step = step if models == 1 else functools.partial(step, models=models)
 
     def body(i, carry):
       state, loss_S = carry
       batch = batches_lib.batch_at(examples, first + i, batch_size, part, parts)
       progress = progress0 + progress_per_token * examples.offset_P[(first + i) * batch_size]
-      state, loss = step(state, batch, negatives_SxbxK[i], schedule(progress))
+      state, loss = model_step(state, transform(batch) if transform else batch, negatives_SxbxK[i],
+                               schedule(progress))
       return state, loss_S.at[i].set(loss)
-    return jax.lax.fori_loop(0, n, body, (state, jnp.zeros(steps, jnp.float32)))
+    losses = jnp.zeros((steps,) if models == 1 else (steps, models), jnp.float32)
+    return jax.lax.fori_loop(0, n, body, (state, losses))
+
+  def negatives(state, noise):
+    return batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), noise, (batch_size, negative),
+                                      search_steps)
+
+  if replicas:
+    @functools.partial(jax.jit, donate_argnums=(0,))
+    def multi_step_many(state_R, examples, first, n, progress0, progress_per_token, noise, rates_Rx2):
+      negatives_RxSxBxK = jax.vmap(negatives, in_axes=(0, None))(state_R, noise)
+      if not isinstance(state_R, SparseState):
+        return jax.vmap(lambda state, negatives_SxBxK, rates: run(
+            state, examples, first, n, progress0, progress_per_token, negatives_SxBxK,
+            lambda progress: rates[0] + (rates[1] - rates[0]) * jnp.clip(progress, 0, 1)))(
+                state_R, negatives_RxSxBxK, rates_Rx2)
+      # The sparse path stacks the R models' tables into one of R * V rows (model r's word w at row
+      # r * V + w) and runs one step on G copies of the batch, each pointing at its model's rows: the same
+      # arithmetic as vmapping the step over the models, but plain gathers and scatters (vmapped ones made a
+      # CPU step twice as slow per model). Groups of G models run one after the other in a loop over the
+      # same stacked tables, with no copies.
+      R, V, H = state_R.W_in.shape
+      G = min(group or R, R)
+
+      def run_group(g, carry):
+        flat, loss_RxS = carry
+        take = lambda x: jax.lax.dynamic_slice_in_dim(x, g * G, G)
+        offset_G = (g * G + jnp.arange(G, dtype=jnp.int32)) * V
+        rates_Gx2 = take(rates_Rx2)
+
+        def for_models(batch):
+          def field(x):
+            if jnp.issubdtype(x.dtype, jnp.integer):
+              return (x[None] + offset_G.reshape((G,) + (1,) * x.ndim)).reshape((-1,) + x.shape[1:])
+            return jnp.tile(x, (G,) + (1,) * (x.ndim - 1))
+          return type(batch)(*map(field, batch))
+
+        negatives_SxGBxK = jnp.moveaxis(take(negatives_RxSxBxK) + offset_G[:, None, None, None], 0, 1).reshape(
+            steps, G * batch_size, negative)
+        schedule = lambda progress: rates_Gx2[:, 0] + (rates_Gx2[:, 1] - rates_Gx2[:, 0]) * jnp.clip(progress, 0, 1)
+        flat, loss_SxG = run(flat, examples, first, n, progress0, progress_per_token, negatives_SxGBxK, schedule,
+                             transform=for_models, models=G)
+        return flat, jax.lax.dynamic_update_slice_in_dim(loss_RxS, loss_SxG.reshape(steps, G).T, g * G, 0)
+
+      flat = state_R._replace(W_in=state_R.W_in.reshape(R * V, H), W_out_T=state_R.W_out_T.reshape(R * V, H))
+      flat, loss_RxS = jax.lax.fori_loop(0, R // G, run_group, (flat, jnp.zeros((R, steps), jnp.float32)))
+      return SparseState(flat.W_in.reshape(R, V, H), flat.W_out_T.reshape(R, V, H), state_R.key,
+                         state_R.step + n), loss_RxS
+    return multi_step_many
 
   @functools.partial(jax.jit, donate_argnums=(0,))
   def multi_step(state, examples, first, n, progress0, progress_per_token, noise):
-    negatives_SxBxK = batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), noise,
-                                                 (batch_size, negative), search_steps)
-    args = (state, examples, first, n, progress0, progress_per_token, negatives_SxBxK)
+    args = (state, examples, first, n, progress0, progress_per_token, negatives(state, noise))
     if layout is None:
       return run(*args)
     specs = state_specs(state, layout)
@@ -397,19 +481,87 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     DivergenceError: the loss stopped being finite (the state is discarded; no checkpoint is written).
     TrainingStopped: `should_stop` returned True.
   """
+  return _train_models(corpus, vocab, [config], params=params, optimizer=optimizer, progress=progress,
+                       resume=resume, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                       should_stop=should_stop)[0]
+
+
+SWEEPABLE = ('seed', 'alpha', 'min_alpha')
+
+
+def train_many(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, progress: bool = True,
+               models_per_step: Optional[int] = None) -> list[TrainResult]:
+  """Trains several models at once, one jitted, `jax.vmap`-ed step for all of them (a sweep).
+
+  The configs may differ only in `seed`, `alpha` and `min_alpha`. Each model has its own initial vectors
+  and negatives (from its seed) and its own learning rate; all share the examples (subsampling and
+  windows, drawn with the first config's seed), so a model of the sweep differs from the same config
+  trained alone only in that draw. The models train on one device, without checkpoints.
+
+  Args:
+    corpus, vocab: as for `train`.
+    configs: one Config per model.
+    progress: show a progress bar.
+    models_per_step: how many models one step updates together (the vmapped step, on their stacked
+      tables); groups of that many take turns within each dispatch. Default: 1 on a CPU, where the
+      tables of several models at once fall out of the cache (a step of 4 PTB models together cost 2x per
+      model, in turns 1x), and all of them on other devices.
+
+  Returns:
+    One TrainResult per config, in order. The history's `seconds` and `words_per_sec` are those of the
+    whole sweep.
+
+  Raises:
+    ConfigError: no configs, or configs that differ in more than the sweepable fields.
+  """
+  configs = list(configs)
+  if not configs:
+    raise ConfigError('train_many needs at least one config')
+  for i, config in enumerate(configs):
+    same = dataclasses.replace(config, **{k: getattr(configs[0], k) for k in SWEEPABLE})
+    if same != configs[0]:
+      differ = [f.name for f in dataclasses.fields(Config) if getattr(same, f.name) != getattr(configs[0], f.name)]
+      raise ConfigError(f'the models of a sweep may differ only in {", ".join(SWEEPABLE)}; config {i} also '
+                        f'differs in {", ".join(differ)}')
+  if configs[0].devices not in (None, 1) or configs[0].shard_tables:
+    raise ConfigError('a sweep trains on one device: leave devices and shard_tables unset')
+  if models_per_step is None:
+    models_per_step = 1 if jax.default_backend() == 'cpu' else len(configs)
+  if not (isinstance(models_per_step, int) and 1 <= models_per_step and len(configs) % models_per_step == 0):
+    raise ConfigError(f'models_per_step must divide the number of models ({len(configs)}), got {models_per_step}')
+  return _train_models(corpus, vocab, configs, progress=progress, models_per_step=models_per_step)
+
+
+def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: Optional[dict] = None,
+                  optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
+                  resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
+                  checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None,
+                  models_per_step: Optional[int] = None) -> list[TrainResult]:
+  """`train` for one config, or R configs (`train_many`: vmapped over a leading model axis, one device)."""
   entered = time.perf_counter()
-  key = jax.random.key(config.seed)
-  init_key, neg_key, data_key = jax.random.split(key, 3)
-  layout = mesh_lib.make_layout(len(vocab), config.devices, config.shard_tables)
+  config, R, many = configs[0], len(configs), len(configs) > 1
+  init_keys, neg_keys, data_keys = zip(*(jax.random.split(jax.random.key(c.seed), 3) for c in configs))
+  data_key = data_keys[0]
+  layout = mesh_lib.make_layout(len(vocab), 1 if many else config.devices, config.shard_tables)
   if config.batch_size % layout.devices:
     raise ConfigError(f'the batch size ({config.batch_size}) must be a multiple of the number of devices '
                       f'({layout.devices})')
-  if params is None:
-    params = init_params(init_key, len(vocab), config.dim)
   if config.update_path == 'reference':
     optimizer = optimizer or make_optimizer(config)
-  state = resume.state if resume is not None else init_state(config, params, key=neg_key, optimizer=optimizer)
-  state = place(_pad_rows(state, layout.rows), layout)
+  if resume is None and params is None and not many:
+    state = _initial_state(config, init_keys[0], neg_keys[0], len(vocab), layout, optimizer)
+  else:
+    if resume is not None:
+      state = resume.state
+    else:
+      states = [init_state(c, params if params is not None else init_params(k, len(vocab), c.dim), key=n,
+                           optimizer=optimizer) for c, k, n in zip(configs, init_keys, neg_keys)]
+      state = jax.tree.map(lambda *x: jnp.stack(x), *states) if many else states[0]
+    state = place(_pad_rows(state, layout.rows), layout)
+  table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)
+                                          else [state.params['W_in'], state.params['W_out']])
+  rates_Rx2 = jnp.array([[c.learning_rate, c.min_alpha if c.optimizer == 'sgd' else c.learning_rate]
+                         for c in configs], jnp.float32)
   noise, search_steps = batches_lib.noise(vocab.counts, config.ns_exponent)
   noise = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), noise)
   keep_V = mesh_lib.put(keep_probabilities(vocab.counts, config.sample).astype(np.float32), layout.replicated())
@@ -426,7 +578,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   spread = layout if layout.devices > 1 else None
   multi_step = make_multi_step(make_step(config, optimizer, spread), learning_rate_schedule(config),
                                negative=config.negative, batch_size=B, steps=S, search_steps=search_steps,
-                               layout=spread)
+                               layout=spread, replicas=many, group=models_per_step)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
@@ -440,20 +592,23 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   t0 = time.perf_counter()
   with contextlib.closing(batches_lib.prefetch(blocks())) as feed:  # stops the feed's thread however we leave
     first_block = next(feed, None)
-    history = {'epochs': list(here.history), 'setup_seconds': t0 - entered}
+    epochs_R = [list(here.history) for _ in range(R)]
+    history = {'epochs': epochs_R[0], 'setup_seconds': t0 - entered, 'table_bytes_per_device': table_bytes}
     if first_block is None:  # a checkpoint taken after the last epoch
-      return TrainResult(params_of(host_state(state, len(vocab))), {**history, 'compile_seconds': 0.0,
-                                                                     'finish_seconds': 0.0})
+      return [TrainResult(params_of(host_state(state, len(vocab))), {**history, 'compile_seconds': 0.0,
+                                                                      'finish_seconds': 0.0})]
     examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
     options = compiler_options(config.deterministic)
     make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
-    multi_step = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise).compile(options)
+    rates = (rates_Rx2,) if many else ()
+    compiled = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise, *rates).compile(options)
+    multi_step = lambda *args: compiled(*args, *rates)
     history['compile_seconds'] = time.perf_counter() - t0
 
     bar = tqdm(total=total_words, unit='word', unit_scale=True, dynamic_ncols=True,
                disable=not progress or jax.process_index() != 0,
                smoothing=0.1, initial=here.epoch * corpus_words + first_block[3])
-    now = {'epoch': here.epoch, 'loss': here.epoch_loss, 'examples': here.epoch_examples,
+    now = {'epoch': here.epoch, 'loss': np.full(R, here.epoch_loss), 'examples': here.epoch_examples,
            'seconds': here.epoch_seconds, 'since': time.perf_counter(), 'saved': time.perf_counter()}
     in_flight = []  # dispatches whose losses are not read yet: (loss_S, n_steps, examples, words, first step)
 
@@ -461,14 +616,15 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
       """Adds the losses of all but the newest `keep_last` dispatches (waiting for them) to the epoch."""
       while len(in_flight) > keep_last:
         loss_S, n, examples, words, first_step = in_flight.pop(0)
-        losses = mesh_lib.host(loss_S)[:n]  # a copy: waits for that dispatch only
-        if not np.all(np.isfinite(losses)):
-          bad = first_step + int(np.argmin(np.isfinite(losses)))
-          raise diverged(f'the loss became {losses[~np.isfinite(losses)][0]} at step {bad}')
-        now['loss'] += float(losses.sum())
+        losses_RxS = mesh_lib.host(loss_S).reshape(R, -1)[:, :n]  # a copy: waits for that dispatch only
+        if not np.all(np.isfinite(losses_RxS)):
+          model, bad = np.argwhere(~np.isfinite(losses_RxS))[0]
+          raise diverged(f'the loss became {losses_RxS[model, bad]} at step {first_step + bad}'
+                         + (f' (model {model} of the sweep)' if many else ''))
+        now['loss'] += losses_RxS.sum(axis=1)
         now['examples'] += examples
         bar.update(words)
-        bar.set_postfix(loss=f'{now["loss"] / max(now["examples"], 1):.4f}', refresh=False)
+        bar.set_postfix(loss=' '.join(f'{x:.4f}' for x in now['loss'] / max(now['examples'], 1)), refresh=False)
 
     def diverged(what):
       bar.close()
@@ -477,7 +633,7 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
 
     def checked_host_state():
       """The state on the host, checked: a step can turn the tables to NaN before any loss shows it."""
-      host = host_state(state, len(vocab))
+      host = host_state(state, len(vocab), many)
       if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params_of(host))):
         raise diverged(f'the vectors stopped being finite at or before step {global_step - 1}')
       return host
@@ -485,8 +641,8 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     def snapshot(epoch, block, step) -> Checkpoint:
       read_losses(0)
       seconds = now['seconds'] + time.perf_counter() - now['since']
-      return Checkpoint(checked_host_state(), epoch, block, step, now['loss'], now['examples'], seconds,
-                        list(history['epochs']))
+      return Checkpoint(checked_host_state(), epoch, block, step, float(now['loss'][0]), now['examples'],
+                        seconds, list(history['epochs']))
 
     def save(epoch, block, step):
       if checkpoint is not None:
@@ -496,13 +652,14 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     def finish_epoch():
       read_losses(0)
       seconds = now['seconds'] + time.perf_counter() - now['since']
-      history['epochs'].append({'epoch': now['epoch'] + 1, 'loss': now['loss'] / max(now['examples'], 1),
-                                'seconds': seconds, 'words_per_sec': corpus.raw_words / seconds,
-                                'examples': now['examples']})
-      now.update(epoch=now['epoch'] + 1, loss=0.0, examples=0, seconds=0.0, since=time.perf_counter())
+      for r in range(R):
+        epochs_R[r].append({'epoch': now['epoch'] + 1, 'loss': float(now['loss'][r]) / max(now['examples'], 1),
+                            'seconds': seconds, 'words_per_sec': corpus.raw_words / seconds,
+                            'examples': now['examples']})
+      now.update(epoch=now['epoch'] + 1, loss=np.zeros(R), examples=0, seconds=0.0, since=time.perf_counter())
       save(now['epoch'], 0, 0)
 
-    global_step, last_epoch = int(mesh_lib.host(state.step)), here.epoch
+    global_step, last_epoch = int(mesh_lib.host(state.step).reshape(-1)[0]), here.epoch
     for epoch, b, block, block_start, n_tokens in itertools.chain([first_block], feed):
       if epoch != now['epoch']:
         finish_epoch()
@@ -539,7 +696,9 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     finishing = time.perf_counter()
     params = params_of(checked_host_state())
     history['finish_seconds'] = time.perf_counter() - finishing
-    return TrainResult(params, history)
+    if not many:
+      return [TrainResult(params, history)]
+    return [TrainResult(jax.tree.map(lambda x: x[r], params), {**history, 'epochs': epochs_R[r]}) for r in range(R)]
 
 
 def compiler_options(deterministic: bool = False) -> dict:

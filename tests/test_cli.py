@@ -313,3 +313,21 @@ def test_divergence_stops_with_one_line_and_keeps_the_previous_outputs(tmp_path,
   _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--min-count', '1', '--epochs', '2', '--dim', '6',
                   '--alpha', '1e30', '--force', '--quiet'], 'try a lower learning rate (alpha, now 1e+30)')
   assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_a_sweep_writes_each_model_to_its_own_directory(tmp_path, capsys, corpus_file):
+  out = tmp_path / 'sweep'
+  assert main(['train', str(corpus_file), '--out', str(out), '--model', 'skipgram', '--dim', '8', '--min-count',
+               '1', '--epochs', '2', '--replicas', '2', '--alphas', '0.025,0.05', '--quiet']) == 0
+  names = ['seed1-alpha0.025', 'seed1-alpha0.05', 'seed2-alpha0.025', 'seed2-alpha0.05']
+  summary = json.loads((out / 'sweep.json').read_text())
+  assert [m['name'] for m in summary['models']] == names
+  runs = [jw2v.load_run(out / name) for name in names]
+  assert [(r.config.seed, r.config.alpha) for r in runs] == [(1, 0.025), (1, 0.05), (2, 0.025), (2, 0.05)]
+  assert not np.allclose(runs[0].params['W_in'], runs[2].params['W_in'])
+  _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--seeds', '1,2', '--min-count', '1'],
+         'already holds')  # nothing overwritten without --force
+  _fails(capsys, ['train', str(corpus_file), '--out', str(out / 'x'), '--replicas', '2', '--seeds', '1,2'],
+         'not both')
+  _fails(capsys, ['train', '--resume', str(out / names[0]), '--replicas', '2'], 'cannot be resumed')
+  _fails(capsys, ['train', str(corpus_file), '--out', str(out / 'y'), '--seeds', '3,3'], 'same model twice')

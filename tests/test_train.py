@@ -193,3 +193,53 @@ def test_named_optimizer_lets_the_loop_set_the_rate():
   state = opt.init({'w': jnp.zeros(3)})
   assert 'learning_rate' in state.hyperparams
   np.testing.assert_allclose(state.hyperparams['learning_rate'], 0.001)
+
+
+@pytest.mark.parametrize('kw, together', [(dict(model='skipgram'), 3), (dict(model='skipgram'), 1),
+                                          (dict(model='cbow'), 3), (dict(model='cbow'), 1),
+                                          (dict(model='skipgram', optimizer='adam', batch_size=64), None)])
+def test_train_many_trains_each_model_as_train_would(small_corpus, kw, together):
+  """Models of one seed share everything but the learning rate: each must match its run alone."""
+  corpus, vocab = small_corpus
+  base = jw2v.Config(**{**dict(dim=16, min_count=1, epochs=3, batch_size=128, steps_per_call=4), **kw})
+  alphas = [0.01, 0.025, 0.05] if base.optimizer == 'sgd' else [0.001, 0.003, 0.01]
+  configs = [dataclasses.replace(base, alpha=a) for a in alphas]
+  many = jw2v.train_many(corpus, vocab, configs, progress=False, models_per_step=together)
+  for config, result in zip(configs, many):
+    alone = jw2v.train(corpus, vocab, config, progress=False)
+    np.testing.assert_allclose([e['loss'] for e in result.history['epochs']],
+                               [e['loss'] for e in alone.history['epochs']], rtol=1e-5)
+    for table in ('W_in', 'W_out'):
+      np.testing.assert_allclose(result.params[table], alone.params[table], rtol=0, atol=1e-5)
+  assert not np.allclose(many[0].params['W_in'], many[2].params['W_in'])
+
+
+def test_train_many_seeds_give_different_models(small_corpus):
+  corpus, vocab = small_corpus
+  base = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2, steps_per_call=4)
+  configs = [dataclasses.replace(base, seed=s) for s in (1, 2)]
+  many = jw2v.train_many(corpus, vocab, configs, progress=False)
+  alone = jw2v.train(corpus, vocab, configs[0], progress=False)  # model 0 also draws the shared examples
+  np.testing.assert_allclose(many[0].params['W_in'], alone.params['W_in'], rtol=0, atol=1e-5)
+  assert not np.allclose(many[0].params['W_in'], many[1].params['W_in'], atol=1e-2)
+  assert all(r.history['epochs'][-1]['loss'] < r.history['epochs'][0]['loss'] for r in many)
+
+
+def test_train_many_refuses_models_that_differ_in_more_than_seed_and_rate(small_corpus):
+  corpus, vocab = small_corpus
+  base = jw2v.Config(dim=8, min_count=1, epochs=1)
+  with pytest.raises(jw2v.ConfigError, match='differs in dim'):
+    jw2v.train_many(corpus, vocab, [base, dataclasses.replace(base, dim=9)], progress=False)
+  with pytest.raises(jw2v.ConfigError, match='at least one'):
+    jw2v.train_many(corpus, vocab, [], progress=False)
+  with pytest.raises(jw2v.ConfigError, match='must divide'):
+    jw2v.train_many(corpus, vocab, [base] * 3, progress=False, models_per_step=2)
+  with pytest.raises(jw2v.ConfigError, match='one device'):
+    jw2v.train_many(corpus, vocab, [dataclasses.replace(base, devices=2)] * 2, progress=False)
+
+
+def test_a_diverging_model_of_a_sweep_is_named(small_corpus):
+  corpus, vocab = small_corpus
+  base = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1)
+  with pytest.raises(FloatingPointError, match='model 1 of the sweep'):
+    jw2v.train_many(corpus, vocab, [base, dataclasses.replace(base, alpha=1e30)], progress=False)
