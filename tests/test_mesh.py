@@ -104,11 +104,15 @@ def test_two_processes_match_one_process_with_two_devices(tmp_path):
                        env=dict(env, XLA_FLAGS='--xla_force_host_platform_device_count=2'), timeout=300)
   assert one.returncode == 0, one.stderr[-3000:]
   port = _free_port()
+  one_device = dict(env, XLA_FLAGS='--xla_force_host_platform_device_count=1')
   procs = [subprocess.Popen([sys.executable, *common, '--out', str(tmp_path / 'two'), '--coordinator',
-                             f'127.0.0.1:{port}', '--num-processes', '2', '--process-id', str(i)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(env, XLA_FLAGS='--xla_force_host_platform_device_count=1'))
-           for i in range(2)]
+                             f'127.0.0.1:{port}', '--num-processes', '2', '--process-id', '0'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=one_device),
+           # process 1 is configured by the environment variables instead of the flags
+           subprocess.Popen([sys.executable, *common, '--out', str(tmp_path / 'two')], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=dict(one_device, JAX_COORDINATOR_ADDRESS=f'127.0.0.1:{port}',
+                                     JAX_NUM_PROCESSES='2', JAX_PROCESS_ID='1'))]
   try:
     outputs = [p.communicate(timeout=300) for p in procs]
   finally:
@@ -180,3 +184,57 @@ def test_sharded_tables_and_batches_must_fit_the_devices(tmp_path, capsys):
   corpus, vocab = jw2v.synthetic_corpus(2_000, 50, seed=1)
   with pytest.raises(jw2v.ConfigError, match='--devices'):
     jw2v.train(corpus, vocab, jw2v.Config(devices=len(__import__('jax').devices()) + 1, epochs=1), progress=False)
+
+
+def _two_processes(args, port, **popen):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='--xla_force_host_platform_device_count=1')
+  return [subprocess.Popen([sys.executable, '-m', 'jw2v', *args, '--coordinator', f'127.0.0.1:{port}',
+                            '--num-processes', '2', '--process-id', str(i)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env, **popen) for i in range(2)]
+
+
+def _finish(procs, timeout=300):
+  try:
+    outputs = [p.communicate(timeout=timeout) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  return [(p.returncode, err) for p, (_, err) in zip(procs, outputs)]
+
+
+def test_a_signal_to_one_process_stops_all_and_the_run_resumes(tmp_path):
+  """SIGTERM to process 1 only: both stop at the same step, process 0 saves, and two processes resume."""
+  import signal
+  import time
+  corpus, vocab = jw2v.synthetic_corpus(100_000, 1_000, seed=4)
+  words = np.array(vocab.words)
+  text = tmp_path / 'corpus.txt'
+  text.write_text('\n'.join(' '.join(words[corpus.ids[a:b]]) for a, b in zip(corpus.offsets[:-1],
+                                                                           corpus.offsets[1:])) + '\n')
+  prepared = tmp_path / 'prepared'
+  assert main(['prepare', str(text), '--out', str(prepared), '--min-count', '1']) == 0
+  settings = [str(prepared), '--model', 'skipgram', '--dim', '16', '--epochs', '8', '--batch-size', '256',
+              '--block-tokens', '8192', '--quiet']
+  whole = subprocess.run([sys.executable, '-m', 'jw2v', 'train', *settings, '--out', str(tmp_path / 'whole')],
+                         capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, JAX_PLATFORMS='cpu',
+                                  XLA_FLAGS='--xla_force_host_platform_device_count=2'))
+  assert whole.returncode == 0, whole.stderr[-3000:]
+
+  out = tmp_path / 'run'
+  procs = _two_processes(['train', *settings, '--out', str(out), '--checkpoint-every', '0.2'], _free_port())
+  deadline = time.monotonic() + 120
+  while not (out / 'checkpoint.npz').exists():
+    assert time.monotonic() < deadline and all(p.poll() is None for p in procs), 'no checkpoint was written'
+    time.sleep(0.01)
+  procs[1].send_signal(signal.SIGTERM)
+  (code0, err0), (code1, err1) = _finish(procs)
+  assert (code0, code1) == (143, 143), (err0[-2000:], err1[-2000:])
+  assert 'another process of the run was stopped' in err0 and 'SIGTERM: stopped' in err1
+  assert not (out / 'vectors.txt').exists()
+
+  resumed = _finish(_two_processes(['train', '--resume', str(out), '--quiet'], _free_port()))
+  assert [code for code, _ in resumed] == [0, 0], resumed[0][1][-2000:]
+  with np.load(tmp_path / 'whole' / 'params.npz') as a, np.load(out / 'params.npz') as b:
+    np.testing.assert_allclose(b['W_in'], a['W_in'], rtol=0, atol=VECTOR_ATOL)
+  assert [e['epoch'] for e in json.loads((out / 'history.json').read_text())['epochs']] == list(range(1, 9))
