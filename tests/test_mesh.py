@@ -32,8 +32,17 @@ corpus, vocab = jw2v.synthetic_corpus(30_000, 500, seed=5)
 runs = json.loads(sys.argv[2])
 out = {}
 for name, kw in runs.items():
+  stop_after = kw.pop('stop_after', None)
   config = jw2v.Config(dim=16, min_count=1, epochs=2, batch_size=128, block_tokens=4096, steps_per_call=8, **kw)
-  result = jw2v.train(corpus, vocab, config, progress=False)
+  resume = None
+  if stop_after:  # stop after that many dispatches, then continue from the checkpoint
+    polls = iter(range(10 ** 9))
+    try:
+      jw2v.train(corpus, vocab, config, progress=False, should_stop=lambda: next(polls) >= stop_after)
+      raise AssertionError('the run did not stop')
+    except jw2v.TrainingStopped as stopped:
+      resume = stopped.checkpoint
+  result = jw2v.train(corpus, vocab, config, progress=False, resume=resume)
   out[name + '/loss'] = np.array([e['loss'] for e in result.history['epochs']])
   out[name + '/W_in'], out[name + '/W_out'] = result.params['W_in'], result.params['W_out']
 np.savez(sys.argv[1], **out)
@@ -45,6 +54,7 @@ RUNS = {
     'sg4': dict(model='skipgram', devices=4),
     'sg2_sharded': dict(model='skipgram', devices=2, shard_tables=True),
     'sg4_sharded': dict(model='skipgram', devices=4, shard_tables=True),
+    'sg4_sharded_resumed': dict(model='skipgram', devices=4, shard_tables=True, stop_after=5),
     'cbow1': dict(model='cbow', devices=1),
     'cbow4': dict(model='cbow', devices=4),
     'cbow4_sharded': dict(model='cbow', devices=4, shard_tables=True),
@@ -69,6 +79,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize('name, reference', [
     ('sg2', 'sg1'), ('sg4', 'sg1'), ('sg2_sharded', 'sg1'), ('sg4_sharded', 'sg1'),
+    ('sg4_sharded_resumed', 'sg4_sharded'),
     ('cbow4', 'cbow1'), ('cbow4_sharded', 'cbow1'), ('adam2', 'adam1'), ('adam4', 'adam1')])
 def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, reference):
   np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
