@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help='number of processes (default $JAX_NUM_PROCESSES)')
   group.add_argument('--process-id', type=int, metavar='I', default=_env_int('JAX_PROCESS_ID'),
                      help='this process, 0..N-1; process 0 writes the outputs (default $JAX_PROCESS_ID)')
+  group.add_argument('--join-timeout', type=int, default=300, metavar='SECONDS',
+                     help='how long processes wait for the coordinator (default 300)')
   group.add_argument('--distributed', action='store_true',
                      help='join a multi-process run configured by the cluster (TPU pod, SLURM, ...)')
   train.add_argument('--force', action='store_true', help='replace vectors already in DIR')
@@ -184,7 +186,9 @@ def _join_processes(args) -> None:
     if args.num_processes < 1 or not 0 <= args.process_id < args.num_processes:
       raise ConfigError(f'--process-id must be between 0 and {args.num_processes - 1} and --num-processes >= 1, '
                         f'got {args.process_id} and {args.num_processes}')
-  initialize_distributed(*given)
+  if args.join_timeout < 1:
+    raise ConfigError(f'--join-timeout must be >= 1 second, got {args.join_timeout}')
+  initialize_distributed(*given, timeout=args.join_timeout)
 
 
 def _train(args) -> int:

@@ -8,6 +8,8 @@ and runs the same code.
 from __future__ import annotations
 
 import functools
+import socket
+import time
 from typing import NamedTuple, Optional
 
 import jax
@@ -109,13 +111,50 @@ def agree(*flags: bool) -> tuple[bool, ...]:
 
 
 def initialize_distributed(coordinator: Optional[str], num_processes: Optional[int],
-                           process_id: Optional[int]) -> None:
+                           process_id: Optional[int], timeout: int = 300) -> None:
   """Joins a multi-process run through `jax.distributed.initialize` (CPU collectives use gloo).
 
   With no arguments, JAX's own environment variables (or a cluster it recognises) configure it.
+  JAX's runtime ends the process without a Python error when it cannot start or reach the coordinator,
+  so the two usual mistakes are checked first: process 0's port already in use, and no coordinator
+  answering the others within `timeout` seconds.
+
+  Raises:
+    ConfigError: the coordinator's port is taken, or it does not answer.
   """
+  if coordinator is not None and process_id is not None:
+    host, _, port = coordinator.rpartition(':')
+    host = host.strip('[]') or 'localhost'
+    if process_id == 0:
+      _check_port_free(int(port), coordinator)
+    else:
+      _wait_for_coordinator(host, int(port), timeout, coordinator)
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU devices only; GPUs use NCCL
-  jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+  jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id,
+                             initialization_timeout=timeout)
+
+
+def _check_port_free(port: int, coordinator: str) -> None:
+  with socket.socket(socket.AF_INET6 if socket.has_dualstack_ipv6() else socket.AF_INET) as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+      probe.bind(('', port))
+    except OSError as e:
+      raise ConfigError(f'cannot start the coordinator {coordinator} on this host (process 0): port {port}: '
+                        f'{e.strerror}') from None
+
+
+def _wait_for_coordinator(host: str, port: int, timeout: float, coordinator: str) -> None:
+  deadline = time.monotonic() + timeout
+  while True:
+    try:
+      socket.create_connection((host, port), timeout=5).close()
+      return
+    except OSError:
+      if time.monotonic() >= deadline:
+        raise ConfigError(f'no coordinator answered at {coordinator} within {timeout:g}s; start process 0 '
+                          'there (or check --coordinator)') from None
+      time.sleep(0.5)
 
 
 _OPTIMIZER_SLOTS = {'sgd': 0, 'adam': 2, 'adamw': 2, 'adagrad': 1, 'rmsprop': 1}

@@ -249,3 +249,20 @@ def test_a_signal_to_one_process_stops_all_and_the_run_resumes(tmp_path):
   with np.load(tmp_path / 'whole' / 'params.npz') as a, np.load(out / 'params.npz') as b:
     np.testing.assert_allclose(b['W_in'], a['W_in'], rtol=0, atol=VECTOR_ATOL)
   assert [e['epoch'] for e in json.loads((out / 'history.json').read_text())['epochs']] == list(range(1, 9))
+
+
+def test_a_coordinator_that_cannot_start_or_be_reached_is_one_line(tmp_path):
+  """JAX's runtime would abort the process with a C++ log; jw2v checks the two usual mistakes first."""
+  with socket.socket() as taken:
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    common = [sys.executable, '-m', 'jw2v', 'train', 'ptb', '--out', str(tmp_path / 'o'), '--coordinator',
+              f'127.0.0.1:{port}', '--num-processes', '2', '--quiet']
+    env = dict(os.environ, JAX_PLATFORMS='cpu')
+    lead = subprocess.run([*common, '--process-id', '0'], capture_output=True, text=True, timeout=120, env=env)
+  other = subprocess.run([*common, '--process-id', '1', '--join-timeout', '1'], capture_output=True, text=True,
+                         timeout=120, env=env)
+  for done, expected in ((lead, 'cannot start the coordinator'), (other, 'no coordinator answered')):
+    err = done.stderr.strip()
+    assert done.returncode == 1 and err.startswith('jw2v: error:') and '\n' not in err and expected in err, err
