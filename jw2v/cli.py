@@ -180,14 +180,6 @@ def _join_processes(args) -> None:
     if any(v is None for v in given):
       raise ConfigError('a multi-process run needs --coordinator HOST:PORT, --num-processes N and --process-id I '
                         '(or --distributed on a cluster JAX recognises)')
-    host, _, port = args.coordinator.rpartition(':')
-    if not host or not port.isdigit():
-      raise ConfigError(f'--coordinator must be HOST:PORT, got {args.coordinator!r}')
-    if args.num_processes < 1 or not 0 <= args.process_id < args.num_processes:
-      raise ConfigError(f'--process-id must be between 0 and {args.num_processes - 1} and --num-processes >= 1, '
-                        f'got {args.process_id} and {args.num_processes}')
-  if args.join_timeout < 1:
-    raise ConfigError(f'--join-timeout must be >= 1 second, got {args.join_timeout}')
   initialize_distributed(*given, timeout=args.join_timeout)
 
 
@@ -247,10 +239,7 @@ def _train(args) -> int:
                           'prepare it again to change the vocabulary')
       config = dataclasses.replace(config, **{k: prepared.info[k] for k in _VOCAB_FIELDS})
       source, corpus_dir = str(args.corpus), Path(args.corpus)
-      if lead:
-        _after_lead(lambda: prepare_output(out, force=args.force))
-      else:
-        _after_lead(None)
+      _after_lead((lambda: prepare_output(out, force=args.force)) if lead else None)
     else:  # process 0 prepares the text into DIR/corpus; the others then open it there
       source, corpus_dir = args.corpus, out / 'corpus'
 

@@ -45,8 +45,10 @@ class Layout(NamedTuple):
   def replicated(self) -> NamedSharding:
     return NamedSharding(self.mesh, P())
 
-  def table(self) -> NamedSharding:
-    return NamedSharding(self.mesh, P(AXIS) if self.shard_tables else P())
+  @property
+  def table_spec(self) -> P:
+    """How each table is laid out: split by rows along 'd', or replicated."""
+    return P(AXIS) if self.shard_tables else P()
 
 
 def make_layout(vocab_size: int, devices: Optional[int] = None, shard_tables: bool = False) -> Layout:
@@ -120,11 +122,21 @@ def initialize_distributed(coordinator: Optional[str], num_processes: Optional[i
   answering the others within `timeout` seconds.
 
   Raises:
-    ConfigError: the coordinator's port is taken, or it does not answer.
+    ConfigError: a malformed address or process id, a timeout < 1, the coordinator's port is taken, or it
+      does not answer.
   """
-  if coordinator is not None and process_id is not None:
+  if timeout < 1:
+    raise ConfigError(f'--join-timeout must be >= 1 second, got {timeout}')
+  if num_processes is not None and process_id is not None and not (
+      num_processes >= 1 and 0 <= process_id < num_processes):
+    raise ConfigError(f'--process-id must be between 0 and {num_processes - 1} and --num-processes >= 1, '
+                      f'got {process_id} and {num_processes}')
+  if coordinator is not None:
     host, _, port = coordinator.rpartition(':')
-    host = host.strip('[]') or 'localhost'
+    if not host or not port.isdigit():
+      raise ConfigError(f'--coordinator must be HOST:PORT, got {coordinator!r}')
+    host = host.strip('[]')
+  if coordinator is not None and process_id is not None:
     if process_id == 0:
       _check_port_free(int(port), coordinator)
     else:

@@ -79,6 +79,11 @@ def learning_rate_schedule(config: Config) -> optax.Schedule:
   return optax.constant_schedule(config.learning_rate)
 
 
+def _interpolate(rates_x2: jax.Array, progress: jax.Array) -> jax.Array:
+  """The learning rate(s) at `progress` of schedules going linearly from rates_x2[..., 0] to [..., 1]."""
+  return rates_x2[..., 0] + (rates_x2[..., 1] - rates_x2[..., 0]) * jnp.clip(progress, 0.0, 1.0)
+
+
 def init_state(config: Config, params: dict, *, key: jax.Array,
                optimizer: Optional[optax.GradientTransformation] = None):
   """The training state for the path `config.update_path` selects.
@@ -258,8 +263,7 @@ def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] 
 def state_specs(state, layout: mesh_lib.Layout):
   """PartitionSpecs of a state's arrays: tables by `layout`, everything else replicated."""
   if isinstance(state, SparseState):
-    table = P(mesh_lib.AXIS) if layout.shard_tables else P()
-    return SparseState(table, table, P(), P())
+    return SparseState(layout.table_spec, layout.table_spec, P(), P())
   return jax.tree.map(lambda _: P(), state)
 
 
@@ -272,16 +276,13 @@ def place(state, layout: mesh_lib.Layout):
   return arrays._replace(key=key)
 
 
-def host_state(state, vocab_size: int, replicas: bool = False):
-  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows.
-
-  `replicas`: the state has a leading model axis (`train_many`).
-  """
+def host_state(state, vocab_size: int):
+  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows (also with a leading
+  model axis, from `train_many`)."""
   key = jax.random.wrap_key_data(mesh_lib.host(jax.random.key_data(state.key)))
   arrays = jax.tree.map(mesh_lib.host, state._replace(key=None))
   if isinstance(arrays, SparseState):
-    rows = (slice(None), slice(vocab_size)) if replicas else slice(vocab_size)
-    arrays = arrays._replace(W_in=arrays.W_in[rows], W_out_T=arrays.W_out_T[rows])
+    arrays = arrays._replace(W_in=arrays.W_in[..., :vocab_size, :], W_out_T=arrays.W_out_T[..., :vocab_size, :])
   return arrays._replace(key=key)
 
 
@@ -367,10 +368,9 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
     def multi_step_many(state_R, examples, first, n, progress0, progress_per_token, noise, rates_Rx2):
       negatives_RxSxBxK = jax.vmap(negatives, in_axes=(0, None))(state_R, noise)
       if not isinstance(state_R, SparseState):
-        return jax.vmap(lambda state, negatives_SxBxK, rates: run(
+        return jax.vmap(lambda state, negatives_SxBxK, rates_2: run(
             state, examples, first, n, progress0, progress_per_token, negatives_SxBxK,
-            lambda progress: rates[0] + (rates[1] - rates[0]) * jnp.clip(progress, 0, 1)))(
-                state_R, negatives_RxSxBxK, rates_Rx2)
+            functools.partial(_interpolate, rates_2)))(state_R, negatives_RxSxBxK, rates_Rx2)
       # The sparse path stacks the R models' tables into one of R * V rows (model r's word w at row
       # r * V + w) and runs one step on G copies of the batch, each pointing at its model's rows: the same
       # arithmetic as vmapping the step over the models, but plain gathers and scatters (vmapped ones made a
@@ -394,9 +394,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
 
         negatives_SxGBxK = jnp.moveaxis(take(negatives_RxSxBxK) + offset_G[:, None, None, None], 0, 1).reshape(
             steps, G * batch_size, negative)
-        schedule = lambda progress: rates_Gx2[:, 0] + (rates_Gx2[:, 1] - rates_Gx2[:, 0]) * jnp.clip(progress, 0, 1)
-        flat, loss_SxG = run(flat, examples, first, n, progress0, progress_per_token, negatives_SxGBxK, schedule,
-                             transform=for_models, models=G)
+        flat, loss_SxG = run(flat, examples, first, n, progress0, progress_per_token, negatives_SxGBxK,
+                             functools.partial(_interpolate, rates_Gx2), transform=for_models, models=G)
         return flat, jax.lax.dynamic_update_slice_in_dim(loss_RxS, loss_SxG.reshape(steps, G).T, g * G, 0)
 
       flat = state_R._replace(W_in=state_R.W_in.reshape(R * V, H), W_out_T=state_R.W_out_T.reshape(R * V, H))
@@ -560,8 +559,6 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
     state = place(_pad_rows(state, layout.rows), layout)
   table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)
                                           else [state.params['W_in'], state.params['W_out']])
-  rates_Rx2 = jnp.array([[c.learning_rate, c.min_alpha if c.optimizer == 'sgd' else c.learning_rate]
-                         for c in configs], jnp.float32)
   noise, search_steps = batches_lib.noise(vocab.counts, config.ns_exponent)
   noise = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), noise)
   keep_V = mesh_lib.put(keep_probabilities(vocab.counts, config.sample).astype(np.float32), layout.replicated())
@@ -600,7 +597,9 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
     examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
     options = compiler_options(config.deterministic)
     make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
-    rates = (rates_Rx2,) if many else ()
+    # A sweep's models each follow their own schedule (all linear): its rates at the start and the end.
+    rates = (jnp.array([[schedule(0.0), schedule(1.0)] for schedule in map(learning_rate_schedule, configs)],
+                       jnp.float32),) if many else ()
     compiled = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise, *rates).compile(options)
     multi_step = lambda *args: compiled(*args, *rates)
     history['compile_seconds'] = time.perf_counter() - t0
@@ -633,7 +632,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
 
     def checked_host_state():
       """The state on the host, checked: a step can turn the tables to NaN before any loss shows it."""
-      host = host_state(state, len(vocab), many)
+      host = host_state(state, len(vocab))
       if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params_of(host))):
         raise diverged(f'the vectors stopped being finite at or before step {global_step - 1}')
       return host
