@@ -31,6 +31,12 @@ def _host_leaves(state) -> tuple[list, Any]:
   return [np.asarray(leaf) for leaf in leaves], treedef
 
 
+def _leaf_structure(state) -> tuple[list, Any]:
+  """Shapes and dtypes of the state's arrays (key as raw key data) and its tree structure; the state may be
+  arrays or `jax.eval_shape` structs, and nothing is computed or allocated."""
+  return jax.tree.flatten(jax.eval_shape(lambda s: s._replace(key=jax.random.key_data(s.key)), state))
+
+
 def save_checkpoint(path, checkpoint: Checkpoint, meta: dict | None = None) -> None:
   """Writes a checkpoint atomically (temporary name, fsync, rename over the previous one).
 
@@ -53,8 +59,8 @@ def load_checkpoint(path, template) -> tuple[Checkpoint, dict]:
 
   Args:
     path: the .npz file.
-    template: a state of the run's kind and shapes (e.g. `train.init_state` with the run's config); the
-      file must hold arrays of exactly its structure, shapes and dtypes.
+    template: a state of the run's kind and shapes (e.g. `train.init_state` with the run's config, or
+      `jax.eval_shape` of it); the file must hold arrays of exactly its structure, shapes and dtypes.
 
   Returns:
     (Checkpoint with the state as host arrays, the meta dict it was saved with).
@@ -72,7 +78,7 @@ def load_checkpoint(path, template) -> tuple[Checkpoint, dict]:
       raise DataError(f'checkpoint {path} is damaged or truncated ({type(e).__name__}: {e})') from None
   if header.get('format') != FORMAT:
     raise DataError(f'checkpoint {path} has format {header.get("format")}; this jw2v reads format {FORMAT}')
-  expected, treedef = _host_leaves(template)
+  expected, treedef = _leaf_structure(template)
   if header['kind'] != type(template).__name__ or len(leaves) != len(expected):
     raise DataError(f'checkpoint {path} holds a {header["kind"]} with {len(leaves)} arrays; this run needs a '
                     f'{type(template).__name__} with {len(expected)} (was it written with another optimizer?)')
@@ -86,6 +92,9 @@ def load_checkpoint(path, template) -> tuple[Checkpoint, dict]:
 
 
 def restore_checkpoint(path, config: Config, vocab_size: int) -> tuple[Checkpoint, dict]:
-  """`load_checkpoint` for a run of `config` over `vocab_size` words (builds the template itself)."""
-  zeros = {'W_in': jnp.zeros((vocab_size, config.dim)), 'W_out': jnp.zeros((config.dim, vocab_size))}
-  return load_checkpoint(path, init_state(config, zeros, key=jax.random.key(0)))
+  """`load_checkpoint` for a run of `config` over `vocab_size` words (builds the template itself, as shapes
+  only: no table-sized array is allocated)."""
+  def template():
+    zeros = {'W_in': jnp.zeros((vocab_size, config.dim)), 'W_out': jnp.zeros((config.dim, vocab_size))}
+    return init_state(config, zeros, key=jax.random.key(0))
+  return load_checkpoint(path, jax.eval_shape(template))
