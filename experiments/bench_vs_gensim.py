@@ -56,7 +56,10 @@ def worker(tool: str, model: str, path: str, args) -> dict:
             'raw_words': w2v.corpus_total_words, **evaluate(w2v.wv)}
   import jw2v
   from gensim.models import KeyedVectors
-  config = jw2v.Config(model=model, **settings, **({'batch_size': args.batch_size} if args.batch_size else {}))
+  extra = {'batch_size': args.batch_size} if args.batch_size else {}
+  if args.centre_negatives and model == 'skipgram':
+    extra['centre_negatives'] = args.centre_negatives
+  config = jw2v.Config(model=model, **settings, **extra)
   start = time.perf_counter()
   corpus, vocab, _ = jw2v.load_corpus(path, config.min_count)
   result = jw2v.train(corpus, vocab, config, progress=False)
@@ -73,6 +76,8 @@ def measure(tool: str, model: str, path: str, args, env=None) -> dict:
          '--workers', str(args.workers)] + [f'--{k.replace("_", "-")}={getattr(args, k)}' for k in SETTINGS]
   if args.batch_size:
     cmd.append(f'--batch-size={args.batch_size}')
+  if args.centre_negatives:
+    cmd.append(f'--centre-negatives={args.centre_negatives}')
   out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
   row = json.loads(out.stdout.strip().splitlines()[-1])
   words = row['raw_words'] * args.epochs
@@ -94,6 +99,8 @@ def main():
   parser.add_argument('--epochs', type=int, default=10)
   parser.add_argument('--seed', type=int, default=1)
   parser.add_argument('--batch-size', type=int, default=None, help="jw2v's batch size (default: jw2v's)")
+  parser.add_argument('--centre-negatives', type=int, default=0,
+                      help="jw2v skip-gram: negatives per centre, shared by its pairs (default 0: per pair)")
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
   parser.add_argument('--out', default='runs/bench')
   parser.add_argument('--worker', choices=('jw2v', 'gensim'), help=argparse.SUPPRESS)

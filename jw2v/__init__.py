@@ -8,7 +8,8 @@ from jw2v.corpus import (Corpus, Prepared, encode, load_corpus, open_prepared, p
 from jw2v.evaluate import AnalogyResult, WordPairsResult, evaluate_word_analogies, evaluate_word_pairs, standard_set
 from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, UnknownWordError
 from jw2v.grads import cbow_grads, skipgram_grads
-from jw2v.model import cbow_loss, embedding, embedding_dot, init_params, negative_sampling_loss, skipgram_loss
+from jw2v.model import (cbow_loss, embedding, embedding_dot, init_params, negative_sampling_loss, skipgram_loss,
+                        skipgram_shared_loss)
 from jw2v.run_dir import Run, load_run, save_run
 from jw2v.train import (Checkpoint, DivergenceError, SparseState, TrainingStopped, TrainResult, TrainState,
                         init_state, make_multi_step, make_step, params_of, reference_step, sparse_step, train,
@@ -27,5 +28,6 @@ __all__ = [
     'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
     'make_multi_step', 'make_step', 'negative_sampling_loss', 'Noise', 'noise', 'noise_cdf', 'noise_guide', 'params_of', 'read_text',
     'reference_step', 'resolve_corpus', 'save_run', 'save_word2vec', 'skipgram_grads', 'skipgram_loss',
+    'skipgram_shared_loss',
     'sparse_step', 'step_negatives', 'synthetic_corpus', 'train', 'train_many',
 ]

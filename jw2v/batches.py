@@ -143,7 +143,8 @@ def make_examples(block: Block, keep_V: jax.Array, key: jax.Array, *, model: str
     block: the tokens.
     keep_V: subsampling keep probability of each word.
     key: PRNG key for this block and epoch.
-    model: 'skipgram' or 'cbow'.
+    model: 'skipgram' (one example per (centre, context) pair) or 'cbow' (one per centre, with its context
+      slots; skip-gram with `Config.centre_negatives` uses these rows too).
     window: maximum window.
     shrink_windows: draw each centre's window uniformly from 1..window (word2vec.c); else always `window`.
     buffer_size: P, from `example_buffer_size`.

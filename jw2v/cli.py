@@ -25,7 +25,11 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--epochs', 'epochs', int, 'passes over the corpus (default 5)'),
     ('--alpha', 'alpha', float, 'starting learning rate (default 0.025 for sgd, 0.001 otherwise)'),
     ('--min-alpha', 'min_alpha', float, 'final learning rate of the linear decay (sgd; default 0.0001)'),
-    ('--batch-size', 'batch_size', int, 'examples per step (default 1024; 8192 on a GPU)'),
+    ('--centre-negatives', 'centre_negatives', int, 'skip-gram: draw N negatives per centre word, shared by '
+                                                    'its pairs (about 2x faster; e.g. 10 with --negative 5); '
+                                                    '0: per pair, as word2vec.c (default)'),
+    ('--batch-size', 'batch_size', int, 'examples per step (pairs, or centres with --centre-negatives and for '
+                                        'cbow; default 1024; 8192 on a GPU)'),
     ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 262144; '
                                             'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '

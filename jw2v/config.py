@@ -23,7 +23,10 @@ class Config:
   book's Adam). `path=None` picks the sparse fast path for SGD and the dense reference path otherwise.
   `deterministic` makes GPU results bit-for-bit repeatable (XLA's deterministic scatter-adds); a CPU run
   always is. `devices=None` trains on every device; `shard_tables` splits the tables by rows across them
-  (sparse path only).
+  (sparse path only). `centre_negatives=N` (skip-gram, sparse path; 0 = off, word2vec.c's way) draws N
+  negatives per centre word, shared by all of that centre's (centre, context) pairs, each weighted
+  `negative / N` per pair it serves, so that a pair still gets `negative` negatives' worth of updates in
+  expectation; a step then gathers and updates far fewer rows (see the README's speed section).
   """
   model: str = 'cbow'
   dim: int = 100
@@ -46,6 +49,7 @@ class Config:
   deterministic: bool = False
   devices: Optional[int] = None
   shard_tables: bool = False
+  centre_negatives: int = 0
   max_sentence_length: int = 10_000
   seed: int = 1
 
@@ -68,6 +72,10 @@ class Config:
          f'devices must be >= 1, got {self.devices!r}')
     need(not (self.shard_tables and self.update_path != 'sparse'),
          'shard_tables needs the sparse SGD path (optimizer sgd)')
+    need(isinstance(self.centre_negatives, int) and not isinstance(self.centre_negatives, bool)
+         and self.centre_negatives >= 0, f'centre_negatives must be a whole number >= 0, got {self.centre_negatives!r}')
+    need(not self.centre_negatives or (self.model == 'skipgram' and self.update_path == 'sparse'),
+         'centre_negatives is for skip-gram on the sparse SGD path (model skipgram, optimizer sgd)')
     need(self.max_vocab_size is None or (isinstance(self.max_vocab_size, int) and self.max_vocab_size >= 2),
          f'max_vocab_size must be >= 2, got {self.max_vocab_size!r}')
     need(_finite(self.sample) and self.sample >= 0, f'sample must be >= 0, got {self.sample!r}')
@@ -90,6 +98,16 @@ class Config:
     if self.path is not None:
       return self.path
     return 'sparse' if self.optimizer == 'sgd' else 'reference'
+
+  @property
+  def example_rows(self) -> str:
+    """'pairs' (one (centre, context) pair per example) or 'centres' (a centre and its context slots)."""
+    return 'pairs' if self.model == 'skipgram' and not self.centre_negatives else 'centres'
+
+  @property
+  def step_negatives(self) -> int:
+    """Negatives drawn per example of a batch: per pair, or per centre with `centre_negatives`."""
+    return self.centre_negatives or self.negative
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -66,6 +66,58 @@ def negative_sampling_loss(pos_B: jax.Array, neg_BxK: jax.Array, neg_mask_BxK: j
   return jnp.sum(loss_B)
 
 
+def shared_negative_weights(contexts_BxC: jax.Array, mask_BxC: jax.Array, negatives_BxN: jax.Array,
+                            negative: int) -> jax.Array:
+  """Weight of each shared negative of a centre: `negative / N` for every real pair of the centre whose
+  context is not that negative (word2vec.c skips a negative equal to the positive target); (B, N)."""
+  same_BxCxN = (contexts_BxC[:, :, None] == negatives_BxN[:, None, :]).astype(mask_BxC.dtype)
+  serves_BxN = jnp.sum(mask_BxC, axis=-1, keepdims=True) - jnp.einsum('bc,bcn->bn', mask_BxC, same_BxCxN)
+  return serves_BxN * (negative / negatives_BxN.shape[-1])
+
+
+def shared_negative_sampling_loss(pos_BxC: jax.Array, mask_BxC: jax.Array, neg_BxN: jax.Array,
+                                  neg_weight_BxN: jax.Array, weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """Logistic loss of a centre's positive scores (one per real context slot) and its shared negatives' scores.
+
+  Returns:
+    Scalar `sum_b w_b * (-sum_c mask_bc * log sigmoid(pos_bc) - sum_n neg_weight_bn * log sigmoid(-neg_bn))`.
+  """
+  loss_B = (-jnp.sum(mask_BxC * jax.nn.log_sigmoid(pos_BxC), axis=-1)
+            - jnp.sum(neg_weight_BxN * jax.nn.log_sigmoid(-neg_BxN), axis=-1))
+  if weight_B is not None:
+    loss_B = loss_B * weight_B
+  return jnp.sum(loss_B)
+
+
+def skipgram_shared_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center_B: jax.Array,
+                         negatives_BxN: jax.Array, negative: int, weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """Skip-gram with each centre's negatives shared by its pairs (`Config.centre_negatives`).
+
+  The positives are those of `skipgram_loss` (h = W_in[centre], one per real context slot); instead of
+  `negative` fresh negatives per pair, the centre's N negatives serve all of its pairs, each weighted
+  `negative / N` per pair (`shared_negative_weights`): the same expected update, far fewer rows touched.
+
+  Args:
+    params: {'W_in': (V, H), 'W_out': (H, V)}.
+    contexts_BxC: context word ids of each centre (C slots; padding slots hold any valid id).
+    mask_BxC: 1 for real context slots, 0 for padding.
+    center_B: centre word ids.
+    negatives_BxN: each centre's shared negative ids.
+    negative: negatives per pair that the weights stand for (`Config.negative`).
+    weight_B: optional per-centre weight (0 for padding).
+
+  Returns:
+    The loss summed over the batch.
+  """
+  h_BxH = embedding(params['W_in'], center_B)
+  pos_BxC = embedding_dot(params['W_out'], h_BxH[:, None, :], contexts_BxC)
+  neg_BxN = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxN)
+  mask_BxC = mask_BxC.astype(h_BxH.dtype)
+  return shared_negative_sampling_loss(pos_BxC, mask_BxC, neg_BxN,
+                                       shared_negative_weights(contexts_BxC, mask_BxC, negatives_BxN, negative),
+                                       weight_B)
+
+
 def cbow_hidden(W_in: jax.Array, contexts_BxC: jax.Array, mask_BxC: jax.Array) -> jax.Array:
   """Mean of the context rows of W_in over the real (unmasked) slots; (B, H)."""
   mask_BxC = mask_BxC.astype(W_in.dtype)

@@ -30,7 +30,8 @@ from jw2v.batches import SkipgramBatch
 from jw2v.config import Config
 from jw2v.errors import ConfigError
 from jw2v.corpus import Corpus
-from jw2v.model import cbow_loss, embedding, init_params, negative_sampling_loss, skipgram_loss
+from jw2v.model import (cbow_loss, embedding, init_params, negative_sampling_loss, shared_negative_sampling_loss,
+                        shared_negative_weights, skipgram_loss)
 from jw2v.vocab import Vocab, keep_probabilities
 
 
@@ -143,7 +144,7 @@ def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.A
 
 def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Array, *,
                 cbow_full_error: bool = True, axis: Optional[str] = None, sharded_rows: Optional[int] = None,
-                models: int = 1) -> tuple[SparseState, jax.Array]:
+                models: int = 1, shared_negatives_for: Optional[int] = None) -> tuple[SparseState, jax.Array]:
   """One SGD step of the sparse path; cost independent of the vocabulary size.
 
   The loss is a function of the gathered rows (h, the positive targets' output vectors and the negatives'
@@ -164,6 +165,9 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
     models: the tables stack this many models' tables (row r * V + w is word w of model r) and the batch
       is `models` equal parts, part r indexing model r's rows (see `make_multi_step`); `lr` and the
       returned loss then have one entry per model.
+    shared_negatives_for: skip-gram on centre rows (a CbowBatch: h = W_in[centre], the context slots are
+      the positives) with each centre's negatives shared by its pairs, standing for this many negatives
+      per pair (`model.skipgram_shared_loss`, `Config.centre_negatives`).
 
   Returns:
     The new state and the batch loss.
@@ -171,6 +175,9 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
   rows = functools.partial(_rows, axis=axis, sharded_rows=sharded_rows)
   add_rows = functools.partial(_add_rows, axis=axis, sharded_rows=sharded_rows)
   skipgram = isinstance(batch, SkipgramBatch)
+  if shared_negatives_for is not None:
+    return _shared_negatives_step(state, batch, negatives_BxK, lr, rows, add_rows, shared_negatives_for, axis,
+                                  models)
   target_B = _target(batch)
   neg_mask_BxK = (negatives_BxK != target_B[:, None]).astype(jnp.float32)
 
@@ -204,6 +211,34 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
   else:
     share_BxC = batch.mask_BxC if cbow_full_error else batch.mask_BxC / count_Bx1
     W_in = add_rows(state.W_in, batch.contexts_BxC, share_BxC[:, :, None] * upd_h_BxH[:, None, :])
+  if axis is not None:
+    loss = jax.lax.psum(loss, axis)
+  return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
+
+
+def _shared_negatives_step(state: SparseState, batch, negatives_BxN, lr, rows, add_rows, negative: int,
+                           axis: Optional[str], models: int) -> tuple[SparseState, jax.Array]:
+  """`sparse_step` for skip-gram on centre rows with shared negatives (see its `shared_negatives_for`)."""
+  mask_BxC = batch.mask_BxC
+  neg_weight_BxN = shared_negative_weights(batch.contexts_BxC, mask_BxC, negatives_BxN, negative)
+  h_BxH = rows(state.W_in, batch.center_B)
+  pos_BxCxH = rows(state.W_out_T, batch.contexts_BxC)
+  neg_BxNxH = rows(state.W_out_T, negatives_BxN)
+
+  def loss_of_rows(h_BxH, pos_BxCxH, neg_BxNxH):
+    scores = (jnp.einsum('bh,bch->bc', h_BxH, pos_BxCxH), mask_BxC, jnp.einsum('bh,bnh->bn', h_BxH, neg_BxNxH),
+              neg_weight_BxN, batch.weight_B)
+    if models == 1:
+      return shared_negative_sampling_loss(*scores)
+    by_model = lambda x: x.reshape((models, -1) + x.shape[1:])
+    return jax.vmap(shared_negative_sampling_loss)(*map(by_model, scores))
+
+  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxCxH, neg_BxNxH)
+  upd_h_BxH, upd_pos_BxCxH, upd_neg_BxNxH = backward(-jnp.asarray(lr, loss.dtype).reshape(loss.shape))
+  H = upd_h_BxH.shape[-1]
+  W_out_T = add_rows(state.W_out_T, jnp.concatenate([batch.contexts_BxC.reshape(-1), negatives_BxN.reshape(-1)]),
+                     jnp.concatenate([upd_pos_BxCxH.reshape(-1, H), upd_neg_BxNxH.reshape(-1, H)]))
+  W_in = add_rows(state.W_in, batch.center_B, upd_h_BxH)
   if axis is not None:
     loss = jax.lax.psum(loss, axis)
   return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
@@ -254,7 +289,8 @@ def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] 
   if config.update_path == 'sparse':
     sharded_rows = layout.rows_per_device if layout is not None and layout.shard_tables else None
     return functools.partial(sparse_step, cbow_full_error=config.cbow_full_error, axis=axis,
-                             sharded_rows=sharded_rows)
+                             sharded_rows=sharded_rows,
+                             shared_negatives_for=config.negative if config.centre_negatives else None)
   if layout is not None and layout.shard_tables:
     raise ConfigError('sharded tables need the sparse SGD path (optimizer sgd)')
   return functools.partial(reference_step, optimizer=optimizer or make_optimizer(config), axis=axis)
@@ -566,15 +602,16 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
   T = batches_lib.block_size(corpus, config.block_tokens, layout.devices)
   # Every device holds a slice of each block (a process reads only its devices' slices of the corpus);
   # the examples made from it are the same on all devices, whatever their number.
+  rows = 'skipgram' if config.example_rows == 'pairs' else 'cbow'  # centre rows have CBOW's layout
   make_examples = jax.jit(functools.partial(
-      batches_lib.make_examples, model=config.model, window=config.window, shrink_windows=config.shrink_windows,
-      buffer_size=batches_lib.example_buffer_size(T, config.model, config.window, B)),
+      batches_lib.make_examples, model=rows, window=config.window, shrink_windows=config.shrink_windows,
+      buffer_size=batches_lib.example_buffer_size(T, rows, config.window, B)),
       out_shardings=layout.replicated())
   # One device needs no shard_map: its collectives would be identities, but wrapping the loop in it cost
   # 18 % of a CPU step. The step function is the same.
   spread = layout if layout.devices > 1 else None
   multi_step = make_multi_step(make_step(config, optimizer, spread), learning_rate_schedule(config),
-                               negative=config.negative, batch_size=B, steps=S, search_steps=search_steps,
+                               negative=config.step_negatives, batch_size=B, steps=S, search_steps=search_steps,
                                layout=spread, replicas=many, group=models_per_step)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs

@@ -55,6 +55,8 @@ RUNS = {
     'sg2_sharded': dict(model='skipgram', devices=2, shard_tables=True),
     'sg4_sharded': dict(model='skipgram', devices=4, shard_tables=True),
     'sg4_sharded_resumed': dict(model='skipgram', devices=4, shard_tables=True, stop_after=5),
+    'sgc1': dict(model='skipgram', centre_negatives=8, devices=1),
+    'sgc4_sharded': dict(model='skipgram', centre_negatives=8, devices=4, shard_tables=True),
     'cbow1': dict(model='cbow', devices=1),
     'cbow4': dict(model='cbow', devices=4),
     'cbow4_sharded': dict(model='cbow', devices=4, shard_tables=True),
@@ -79,7 +81,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize('name, reference', [
     ('sg2', 'sg1'), ('sg4', 'sg1'), ('sg2_sharded', 'sg1'), ('sg4_sharded', 'sg1'),
-    ('sg4_sharded_resumed', 'sg4_sharded'),
+    ('sg4_sharded_resumed', 'sg4_sharded'), ('sgc4_sharded', 'sgc1'),
     ('cbow4', 'cbow1'), ('cbow4_sharded', 'cbow1'), ('adam2', 'adam1'), ('adam4', 'adam1')])
 def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, reference):
   np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)

@@ -87,3 +87,30 @@ def test_cbow_loss_ignores_padding_slots_and_weights():
                               jnp.array([9, 10]), negatives, jnp.array([1.0, 0.0]))
   alone = jw2v.cbow_loss(params, jnp.array([[1, 2, 0]]), jnp.array([[1., 1, 0]]), jnp.array([9]), negatives[:1])
   np.testing.assert_allclose(first_only, alone, rtol=1e-6)
+
+
+def test_shared_negatives_with_one_pair_per_centre_are_skipgram():
+  # A centre with one real context and N == negative shared negatives is word2vec.c's pair.
+  params = _params(jax.random.key(8))
+  center, context = jnp.array([1, 2, 2]), jnp.array([3, 4, 3])
+  negatives = jnp.array([[5, 6], [3, 4], [7, 7]])  # the second holds its own positive target: skipped
+  contexts = jnp.stack([context, jnp.array([9, 9, 9])], axis=1)  # a padding slot, masked out
+  mask = jnp.array([[1., 0], [1, 0], [1, 0]])
+  weight = jnp.array([1.0, 0.5, 1.0])
+  np.testing.assert_allclose(jw2v.skipgram_shared_loss(params, contexts, mask, center, negatives, 2, weight),
+                             jw2v.skipgram_loss(params, center, context, negatives, weight), rtol=1e-6)
+
+
+def test_shared_negatives_serve_every_pair_of_the_centre_with_scaled_weight():
+  params = _params(jax.random.key(9))
+  contexts, mask = jnp.array([[3, 4, 5, 0]]), jnp.array([[1., 1, 1, 0]])
+  negatives = jnp.array([[6, 4, 7, 8]])  # 4 is also a context: it serves the other two pairs only
+  weights = jw2v.model.shared_negative_weights(contexts, mask, negatives, 2)
+  np.testing.assert_allclose(weights, [[1.5, 1.0, 1.5, 1.5]])  # pairs served x negative / N
+  shared = jw2v.skipgram_shared_loss(params, contexts, mask, jnp.array([1]), negatives, 2)
+  # The same as the three pairs, each with all four negatives at weight 2/4 (the positive itself skipped).
+  pairs = sum(jw2v.model.negative_sampling_loss(
+      jw2v.embedding_dot(params['W_out'], params['W_in'][1], jnp.array(c)),
+      jw2v.embedding_dot(params['W_out'], params['W_in'][1][None, :], negatives[0]),
+      0.5 * (negatives[0] != c).astype(jnp.float32)) for c in (3, 4, 5))
+  np.testing.assert_allclose(shared, pairs, rtol=1e-6)

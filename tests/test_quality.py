@@ -23,12 +23,13 @@ def evaluate(path) -> tuple[float, float, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('model', ['skipgram', 'cbow'])
-def test_ptb_quality_floors(tmp_path, ptb_train, model):
+@pytest.mark.parametrize('model, extra', [('skipgram', []), ('cbow', []),
+                                          ('skipgram', ['--centre-negatives', '10', '--batch-size', '512'])])
+def test_ptb_quality_floors(tmp_path, ptb_train, model, extra):
   out = tmp_path / model
   assert main(['train', 'ptb', '--out', str(out), '--model', model, '--dim', '100', '--window', '5',
                '--negative', '5', '--min-count', '1', '--sample', '1e-3', '--epochs', '10', '--seed', '1',
-               '--quiet']) == 0
+               '--quiet'] + extra) == 0
   ws, simlex, analogy = evaluate(out / 'vectors.txt')
   print(f'{model}: WS353 {ws:.3f} SimLex {simlex:.3f} analogy {analogy:.2%}')
   floor_ws, floor_simlex, floor_analogy = FLOORS[model]

@@ -138,6 +138,7 @@ def _zipf(n):
 
 
 @pytest.mark.parametrize('kw', [dict(model='skipgram'), dict(model='cbow'),
+                                dict(model='skipgram', centre_negatives=10),
                                 dict(model='cbow', optimizer='adam', batch_size=64)])
 def test_training_lowers_the_loss(small_corpus, kw):
   corpus, vocab = small_corpus
@@ -243,3 +244,28 @@ def test_a_diverging_model_of_a_sweep_is_named(small_corpus):
   base = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1)
   with pytest.raises(FloatingPointError, match='model 1 of the sweep'):
     jw2v.train_many(corpus, vocab, [base, dataclasses.replace(base, alpha=1e30)], progress=False)
+
+
+def test_centre_negatives_step_equals_sgd_on_the_shared_loss():
+  batch = _cbow_batch(seed=3)  # centre rows: the context slots are the skip-gram positives
+  config = _config('skipgram', centre_negatives=6)
+  params, lr = _params(), 0.1
+  negatives = jw2v.draw_negatives(jax.random.key(3), _cdf(), (B, 6))
+  state = jw2v.init_state(config, params, key=jax.random.key(7))
+  state, loss = jax.jit(jw2v.make_step(config))(state, batch, negatives, jnp.float32(lr))
+  loss_fn = functools.partial(jw2v.skipgram_shared_loss, contexts_BxC=batch.contexts_BxC, mask_BxC=batch.mask_BxC,
+                              center_B=batch.center_B, negatives_BxN=negatives, negative=K, weight_B=batch.weight_B)
+  expected_loss, grads = jax.value_and_grad(loss_fn)(params)
+  np.testing.assert_allclose(float(loss), float(expected_loss), rtol=1e-6)
+  new = jw2v.params_of(state)
+  for name in ('W_in', 'W_out'):
+    np.testing.assert_allclose(new[name], params[name] - lr * grads[name], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(new[name], params[name])
+  assert len(np.unique(np.asarray(batch.center_B))) < B  # repeated centres: their row updates were summed
+
+
+@pytest.mark.parametrize('kw', [dict(model='cbow'), dict(model='skipgram', optimizer='adam'),
+                                dict(model='skipgram', centre_negatives=-1)])
+def test_centre_negatives_needs_skipgram_on_the_sparse_path(kw):
+  with pytest.raises(jw2v.ConfigError, match='centre_negatives'):
+    jw2v.Config(**{'centre_negatives': 4, **kw})
