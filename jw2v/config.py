@@ -100,12 +100,13 @@ class Config:
     return 'sparse' if self.optimizer == 'sgd' else 'reference'
 
   @property
-  def example_rows(self) -> str:
-    """'pairs' (one (centre, context) pair per example) or 'centres' (a centre and its context slots)."""
-    return 'pairs' if self.model == 'skipgram' and not self.centre_negatives else 'centres'
+  def example_layout(self) -> str:
+    """`batches.make_examples`'s layout for this run: 'skipgram' (one (centre, context) pair per example) or
+    'cbow' (a centre and its context slots: CBOW, and skip-gram with `centre_negatives`)."""
+    return 'skipgram' if self.model == 'skipgram' and not self.centre_negatives else 'cbow'
 
   @property
-  def step_negatives(self) -> int:
+  def negatives_per_example(self) -> int:
     """Negatives drawn per example of a batch: per pair, or per centre with `centre_negatives`."""
     return self.centre_negatives or self.negative
 

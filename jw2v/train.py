@@ -174,71 +174,49 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
   """
   rows = functools.partial(_rows, axis=axis, sharded_rows=sharded_rows)
   add_rows = functools.partial(_add_rows, axis=axis, sharded_rows=sharded_rows)
-  skipgram = isinstance(batch, SkipgramBatch)
-  if shared_negatives_for is not None:
-    return _shared_negatives_step(state, batch, negatives_BxK, lr, rows, add_rows, shared_negatives_for, axis,
-                                  models)
-  target_B = _target(batch)
-  neg_mask_BxK = (negatives_BxK != target_B[:, None]).astype(jnp.float32)
-
-  if skipgram:
+  h_is_centre = isinstance(batch, SkipgramBatch) or shared_negatives_for is not None
+  if h_is_centre:
     h_BxH = rows(state.W_in, batch.center_B)
   else:
     rows_BxCxH = rows(state.W_in, batch.contexts_BxC)
     count_Bx1 = jnp.maximum(jnp.sum(batch.mask_BxC, axis=-1, keepdims=True), 1.0)
     h_BxH = jnp.einsum('bch,bc->bh', rows_BxCxH, batch.mask_BxC) / count_Bx1
-  pos_BxH = rows(state.W_out_T, target_B)
+  if shared_negatives_for is not None:  # skip-gram on centre rows: every real context slot is a positive
+    positives = batch.contexts_BxC
+    neg_weight_BxK = shared_negative_weights(positives, batch.mask_BxC, negatives_BxK, shared_negatives_for)
+    loss_fn = shared_negative_sampling_loss
+    scores_of_rows = lambda h_BxH, pos_BxCxH, neg_BxKxH: (
+        jnp.einsum('bh,bch->bc', h_BxH, pos_BxCxH), batch.mask_BxC, jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH),
+        neg_weight_BxK, batch.weight_B)
+  else:
+    positives = _target(batch)
+    neg_mask_BxK = (negatives_BxK != positives[:, None]).astype(jnp.float32)
+    loss_fn = negative_sampling_loss
+    scores_of_rows = lambda h_BxH, pos_BxH, neg_BxKxH: (
+        jnp.sum(h_BxH * pos_BxH, axis=-1), jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH), neg_mask_BxK, batch.weight_B)
+  pos_rows = rows(state.W_out_T, positives)
   neg_BxKxH = rows(state.W_out_T, negatives_BxK)
 
-  def loss_of_rows(h_BxH, pos_BxH, neg_BxKxH):
-    scores = (jnp.sum(h_BxH * pos_BxH, axis=-1), jnp.einsum('bh,bkh->bk', h_BxH, neg_BxKxH), neg_mask_BxK,
-              batch.weight_B)
+  def loss_of_rows(h_BxH, pos_rows, neg_BxKxH):
+    scores = scores_of_rows(h_BxH, pos_rows, neg_BxKxH)
     if models == 1:
-      return negative_sampling_loss(*scores)
+      return loss_fn(*scores)
     by_model = lambda x: x.reshape((models, -1) + x.shape[1:])
-    return jax.vmap(negative_sampling_loss)(*map(by_model, scores))  # one loss per model
+    return jax.vmap(loss_fn)(*map(by_model, scores))  # one loss per model
 
   # The cotangent -lr makes the backward pass produce the updates themselves: XLA fuses the scale into the
   # gradient computation instead of making another pass over the rows (which cost a third of a CPU step).
-  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxH, neg_BxKxH)
-  upd_h_BxH, upd_pos_BxH, upd_neg_BxKxH = backward(-jnp.asarray(lr, loss.dtype).reshape(loss.shape))
+  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_rows, neg_BxKxH)
+  upd_h_BxH, upd_pos, upd_neg_BxKxH = backward(-jnp.asarray(lr, loss.dtype).reshape(loss.shape))
+  H = upd_h_BxH.shape[-1]
   # One scatter for both: on a CPU, two scatters into the same table made XLA copy it (7x slower).
-  out_idx = jnp.concatenate([target_B, negatives_BxK.reshape(-1)])
-  W_out_T = add_rows(state.W_out_T, out_idx, jnp.concatenate(
-      [upd_pos_BxH, upd_neg_BxKxH.reshape(-1, upd_neg_BxKxH.shape[-1])]))
-  if skipgram:
+  W_out_T = add_rows(state.W_out_T, jnp.concatenate([positives.reshape(-1), negatives_BxK.reshape(-1)]),
+                     jnp.concatenate([upd_pos.reshape(-1, H), upd_neg_BxKxH.reshape(-1, H)]))
+  if h_is_centre:
     W_in = add_rows(state.W_in, batch.center_B, upd_h_BxH)
   else:
     share_BxC = batch.mask_BxC if cbow_full_error else batch.mask_BxC / count_Bx1
     W_in = add_rows(state.W_in, batch.contexts_BxC, share_BxC[:, :, None] * upd_h_BxH[:, None, :])
-  if axis is not None:
-    loss = jax.lax.psum(loss, axis)
-  return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
-
-
-def _shared_negatives_step(state: SparseState, batch, negatives_BxN, lr, rows, add_rows, negative: int,
-                           axis: Optional[str], models: int) -> tuple[SparseState, jax.Array]:
-  """`sparse_step` for skip-gram on centre rows with shared negatives (see its `shared_negatives_for`)."""
-  mask_BxC = batch.mask_BxC
-  neg_weight_BxN = shared_negative_weights(batch.contexts_BxC, mask_BxC, negatives_BxN, negative)
-  h_BxH = rows(state.W_in, batch.center_B)
-  pos_BxCxH = rows(state.W_out_T, batch.contexts_BxC)
-  neg_BxNxH = rows(state.W_out_T, negatives_BxN)
-
-  def loss_of_rows(h_BxH, pos_BxCxH, neg_BxNxH):
-    scores = (jnp.einsum('bh,bch->bc', h_BxH, pos_BxCxH), mask_BxC, jnp.einsum('bh,bnh->bn', h_BxH, neg_BxNxH),
-              neg_weight_BxN, batch.weight_B)
-    if models == 1:
-      return shared_negative_sampling_loss(*scores)
-    by_model = lambda x: x.reshape((models, -1) + x.shape[1:])
-    return jax.vmap(shared_negative_sampling_loss)(*map(by_model, scores))
-
-  loss, backward = jax.vjp(loss_of_rows, h_BxH, pos_BxCxH, neg_BxNxH)
-  upd_h_BxH, upd_pos_BxCxH, upd_neg_BxNxH = backward(-jnp.asarray(lr, loss.dtype).reshape(loss.shape))
-  H = upd_h_BxH.shape[-1]
-  W_out_T = add_rows(state.W_out_T, jnp.concatenate([batch.contexts_BxC.reshape(-1), negatives_BxN.reshape(-1)]),
-                     jnp.concatenate([upd_pos_BxCxH.reshape(-1, H), upd_neg_BxNxH.reshape(-1, H)]))
-  W_in = add_rows(state.W_in, batch.center_B, upd_h_BxH)
   if axis is not None:
     loss = jax.lax.psum(loss, axis)
   return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
@@ -602,16 +580,16 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
   T = batches_lib.block_size(corpus, config.block_tokens, layout.devices)
   # Every device holds a slice of each block (a process reads only its devices' slices of the corpus);
   # the examples made from it are the same on all devices, whatever their number.
-  rows = 'skipgram' if config.example_rows == 'pairs' else 'cbow'  # centre rows have CBOW's layout
   make_examples = jax.jit(functools.partial(
-      batches_lib.make_examples, model=rows, window=config.window, shrink_windows=config.shrink_windows,
-      buffer_size=batches_lib.example_buffer_size(T, rows, config.window, B)),
+      batches_lib.make_examples, model=config.example_layout, window=config.window,
+      shrink_windows=config.shrink_windows,
+      buffer_size=batches_lib.example_buffer_size(T, config.example_layout, config.window, B)),
       out_shardings=layout.replicated())
   # One device needs no shard_map: its collectives would be identities, but wrapping the loop in it cost
   # 18 % of a CPU step. The step function is the same.
   spread = layout if layout.devices > 1 else None
   multi_step = make_multi_step(make_step(config, optimizer, spread), learning_rate_schedule(config),
-                               negative=config.step_negatives, batch_size=B, steps=S, search_steps=search_steps,
+                               negative=config.negatives_per_example, batch_size=B, steps=S, search_steps=search_steps,
                                layout=spread, replicas=many, group=models_per_step)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs
