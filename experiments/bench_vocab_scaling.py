@@ -5,7 +5,7 @@ exactly V rows, word counts of a 1e9-token Zipf corpus (for subsampling and nega
 --tokens sample of its text (`jw2v.synthetic_corpus`), the same batch size everywhere. Each path runs --steps steps on
 one block's examples after a warm-up call; the median of --repeats timings is reported per step.
 
-  python experiments/bench_vocab_scaling.py [--device cpu|gpu] [--batch-size 1024] [--out runs/vocab_scaling]
+  python experiments/bench_vocab_scaling.py [--device cpu|gpu] [--batch-size N] [--centre-negatives N] [--out runs/vocab_scaling]
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def main():
   parser.add_argument('--vocabs', type=int, nargs='+', default=[10_000, 100_000, 1_000_000])
   parser.add_argument('--dim', type=int, default=100)
   parser.add_argument('--model', choices=('skipgram', 'cbow'), default='skipgram')
-  parser.add_argument('--batch-size', type=int, default=1024)
+  parser.add_argument('--batch-size', type=int, default=None, help="examples per step (default: jw2v's)")
+  parser.add_argument('--centre-negatives', type=int, default=None,
+                      help="skip-gram: negatives per centre shared by its pairs (Config.centre_negatives; 0: per "
+                           "pair; default: jw2v's for the device, 10 on a CPU)")
   parser.add_argument('--steps', type=int, default=64)
   parser.add_argument('--reference-steps', type=int, default=4)
   parser.add_argument('--repeats', type=int, default=5)
@@ -43,16 +46,17 @@ def main():
   from jw2v.train import learning_rate_schedule
 
   def per_step(config, vocab_size, counts, corpus, steps):
+    config = config.resolved(jax.default_backend())
     size = batches.block_size(corpus, 1 << 20)
     _, block = next(batches.corpus_blocks(corpus, size))
-    make = jax.jit(functools.partial(batches.make_examples, model=config.model, window=config.window,
+    make = jax.jit(functools.partial(batches.make_examples, model=config.example_layout, window=config.window,
                                      shrink_windows=True, buffer_size=batches.example_buffer_size(
-                                         size, config.model, config.window, config.batch_size)))
+                                         size, config.example_layout, config.window, config.batch_size)))
     keep = jnp.asarray(jw2v.keep_probabilities(np.maximum(counts, 1), config.sample), jnp.float32)
     examples = make(jax.device_put(block), keep, jax.random.key(0))
     assert int(examples.count) >= steps * config.batch_size
     noise, search_steps = jw2v.noise(counts)
-    multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negative,
+    multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negatives_per_example,
                                  batch_size=config.batch_size, steps=steps, search_steps=search_steps)
     state = jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
                             key=jax.random.key(2))
@@ -66,8 +70,12 @@ def main():
       times.append((time.perf_counter() - start) / steps)
     return float(np.median(times))
 
-  print(f'JAX {jax.__version__} on {jax.devices()[0].device_kind}, {args.model}, dim {args.dim}, '
-        f'batch {args.batch_size}', flush=True)
+  common = dict(model=args.model, dim=args.dim, batch_size=args.batch_size, min_count=1)
+  sparse_config = jw2v.Config(centre_negatives=args.centre_negatives, **common).resolved(jax.default_backend())
+  common['batch_size'] = sparse_config.batch_size  # the reference path takes the same batches' worth
+  what = (f'{args.model}{f" with {sparse_config.centre_negatives} shared negatives per centre" if sparse_config.centre_negatives else ""}, '
+          f'dim {args.dim}, batch {sparse_config.batch_size}')
+  print(f'JAX {jax.__version__} on {jax.devices()[0].device_kind}, {what}', flush=True)
   rows = []
   for vocab_size in args.vocabs:
     corpus, vocab = jw2v.synthetic_corpus(args.tokens, vocab_size, seed=0)
@@ -75,8 +83,7 @@ def main():
     # distribution covers all V rows; the steps run on a --tokens sample of its text.
     ranks = np.arange(1, vocab_size + 1)
     counts = np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)
-    common = dict(model=args.model, dim=args.dim, batch_size=args.batch_size, min_count=1)
-    sparse = per_step(jw2v.Config(**common), vocab_size, counts, corpus, args.steps)
+    sparse = per_step(sparse_config, vocab_size, counts, corpus, args.steps)
     reference = per_step(jw2v.Config(path='reference', **common), vocab_size, counts, corpus, args.reference_steps)
     rows.append({'vocab': vocab_size, 'sparse_ms': 1e3 * sparse, 'reference_ms': 1e3 * reference})
     print(f'V={vocab_size:>9,}: sparse {1e3 * sparse:8.3f} ms/step   dense reference {1e3 * reference:9.2f} ms/step',
@@ -85,7 +92,7 @@ def main():
   for r in rows:
     r['sparse_vs_smallest'] = r['sparse_ms'] / base['sparse_ms']
     r['reference_vs_smallest'] = r['reference_ms'] / base['reference_ms']
-  lines = [f'{jax.devices()[0].device_kind}, JAX {jax.__version__}, {args.model}, dim {args.dim}, batch {args.batch_size}',
+  lines = [f'{jax.devices()[0].device_kind}, JAX {jax.__version__}, {what}',
            '', '| vocabulary | sparse ms/step | × smallest | dense reference ms/step | × smallest |',
            '|---|---|---|---|---|']
   lines += [f'| {r["vocab"]:,} | {r["sparse_ms"]:.3f} | {r["sparse_vs_smallest"]:.2f} | {r["reference_ms"]:.2f} | '

@@ -57,7 +57,7 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   import jw2v
   from gensim.models import KeyedVectors
   extra = {'batch_size': args.batch_size} if args.batch_size else {}
-  if args.centre_negatives and model == 'skipgram':
+  if args.centre_negatives is not None and model == 'skipgram':
     extra['centre_negatives'] = args.centre_negatives
   config = jw2v.Config(model=model, **settings, **extra)
   start = time.perf_counter()
@@ -76,7 +76,7 @@ def measure(tool: str, model: str, path: str, args, env=None) -> dict:
          '--workers', str(args.workers)] + [f'--{k.replace("_", "-")}={getattr(args, k)}' for k in SETTINGS]
   if args.batch_size:
     cmd.append(f'--batch-size={args.batch_size}')
-  if args.centre_negatives:
+  if args.centre_negatives is not None:
     cmd.append(f'--centre-negatives={args.centre_negatives}')
   out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
   row = json.loads(out.stdout.strip().splitlines()[-1])
@@ -99,8 +99,9 @@ def main():
   parser.add_argument('--epochs', type=int, default=10)
   parser.add_argument('--seed', type=int, default=1)
   parser.add_argument('--batch-size', type=int, default=None, help="jw2v's batch size (default: jw2v's)")
-  parser.add_argument('--centre-negatives', type=int, default=0,
-                      help="jw2v skip-gram: negatives per centre, shared by its pairs (default 0: per pair)")
+  parser.add_argument('--centre-negatives', type=int, default=None,
+                      help="jw2v skip-gram: negatives per centre, shared by its pairs (0: per pair, as word2vec.c; "
+                           "default: jw2v's for the device, 10 on a CPU)")
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
   parser.add_argument('--out', default='runs/bench')
   parser.add_argument('--worker', choices=('jw2v', 'gensim'), help=argparse.SUPPRESS)

@@ -39,7 +39,7 @@ def main():
 
   B, S, H = args.batch_size, args.steps, args.dim
   corpus, vocab = jw2v.synthetic_corpus(args.tokens, args.vocab)
-  config = jw2v.Config(model='skipgram', dim=H, min_count=1, batch_size=B)
+  config = jw2v.Config(model='skipgram', dim=H, min_count=1, batch_size=B, centre_negatives=0)  # the per-pair step
   size = batches.block_size(corpus, 1 << 22)
   _, block = next(batches.corpus_blocks(corpus, size))
   block = jax.device_put(block)

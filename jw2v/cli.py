@@ -26,10 +26,10 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--alpha', 'alpha', float, 'starting learning rate (default 0.025 for sgd, 0.001 otherwise)'),
     ('--min-alpha', 'min_alpha', float, 'final learning rate of the linear decay (sgd; default 0.0001)'),
     ('--centre-negatives', 'centre_negatives', int, 'skip-gram: draw N negatives per centre word, shared by '
-                                                    'its pairs (about 2x faster; e.g. 10 with --negative 5); '
-                                                    '0: per pair, as word2vec.c (default)'),
-    ('--batch-size', 'batch_size', int, 'examples per step (pairs, or centres with --centre-negatives and for '
-                                        'cbow; default 1024; 8192 on a GPU)'),
+                                                    'its pairs (default 10 on a CPU, where it is about 1.7x '
+                                                    'faster); 0: per pair, as word2vec.c (default on a GPU)'),
+    ('--batch-size', 'batch_size', int, 'examples per step: pairs, or centres for cbow and with shared '
+                                        'negatives (default 1024, 512 with shared negatives; 8192 on a GPU)'),
     ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 262144; '
                                             'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '
@@ -228,7 +228,8 @@ def _train(args) -> int:
   else:
     if not args.corpus or not args.out:
       raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
-    config = Config(**given)  # refuses impossible settings before anything is written
+    # refuses impossible settings before anything is written; config.json records the values used
+    config = Config(**given).resolved(jax.default_backend())
     models = _sweep(args, config)
     if models and jax.process_count() > 1:
       raise ConfigError('a sweep trains on one device; run it without --coordinator/--distributed')
@@ -270,6 +271,9 @@ def _train(args) -> int:
   say(f'{layout.devices} {jax.devices()[0].platform} device(s) in {jax.process_count()} process(es), tables '
       f'{"sharded by rows" if layout.shard_tables else "replicated"}; '
       f'{mesh.memory_estimate(len(prepared.vocab), config, layout).describe()}')
+  if config.centre_negatives:
+    say(f'skip-gram with {config.centre_negatives} negatives per centre word shared by its pairs, '
+        f'{config.batch_size} centres per step (--centre-negatives 0: word2vec.c\'s per-pair negatives)')
 
   meta = {'config': dataclasses.asdict(config), 'corpus': _fingerprint(prepared)}
   received = []

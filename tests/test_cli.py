@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
@@ -49,6 +50,9 @@ def test_train_writes_every_output(trained_dir):
                                                                         'vocab.txt']
   run = jw2v.load_run(trained_dir)
   assert run.config.model == 'skipgram' and run.config.dim == 10 and len(run.history['epochs']) == 2
+  # config.json records what ran: the fields left to the devices, filled in
+  assert run.config == jw2v.Config(**{**json.loads((trained_dir / 'config.json').read_text()), 'centre_negatives': None,
+                                      'batch_size': None}).resolved(jax.default_backend())
   assert run.history['raw_words'] > 0 and run.history['corpus'].endswith('corpus.txt')
 
 

@@ -165,7 +165,7 @@ def test_block_size_is_a_multiple_of_the_device_count():
 def test_layout_and_memory_estimate():
   layout = mesh.make_layout(10, 1, shard_tables=True)
   assert layout.rows == 10 and layout.rows_per_device == 10
-  config = jw2v.Config(dim=300, model='skipgram', window=5, batch_size=1024, block_tokens=1 << 18)
+  config = jw2v.Config(dim=300, model='skipgram', window=5, batch_size=1024, block_tokens=1 << 18, centre_negatives=0)
   estimate = mesh.memory_estimate(2_000_000, config, mesh.make_layout(2_000_000, 1))
   assert estimate.tables == estimate.total_tables == 2 * 2_000_000 * 300 * 4
   assert estimate.examples == (1 << 18) * 10 * 3 * 4 and estimate.optimizer == estimate.gradients == 0

@@ -36,8 +36,8 @@ def _cbow_batch(seed=0, n=B, contexts=None):
                    jnp.ones(n, jnp.float32))
 
 
-def _config(model, **kw):
-  return jw2v.Config(model=model, dim=H, negative=K, **kw)
+def _config(model, **kw):  # per-pair negatives unless asked: the steps here take hand-made batches
+  return jw2v.Config(model=model, dim=H, negative=K, **{'centre_negatives': 0, **kw})
 
 
 def _cdf():
@@ -138,7 +138,7 @@ def _zipf(n):
 
 
 @pytest.mark.parametrize('kw', [dict(model='skipgram'), dict(model='cbow'),
-                                dict(model='skipgram', centre_negatives=10),
+                                dict(model='skipgram', centre_negatives=0),
                                 dict(model='cbow', optimizer='adam', batch_size=64)])
 def test_training_lowers_the_loss(small_corpus, kw):
   corpus, vocab = small_corpus
@@ -269,3 +269,31 @@ def test_centre_negatives_step_equals_sgd_on_the_shared_loss():
 def test_centre_negatives_needs_skipgram_on_the_sparse_path(kw):
   with pytest.raises(jw2v.ConfigError, match='centre_negatives'):
     jw2v.Config(**{'centre_negatives': 4, **kw})
+
+
+def test_fields_left_to_the_devices_are_resolved_per_platform():
+  sg = jw2v.Config(model='skipgram')
+  assert not sg.is_resolved and sg.centre_negatives is None and sg.batch_size is None
+  with pytest.raises(ValueError, match='resolved'):
+    sg.example_layout
+  cpu, gpu = sg.resolved('cpu'), sg.resolved('gpu')
+  assert (cpu.centre_negatives, cpu.batch_size, cpu.example_layout, cpu.negatives_per_example) == (10, 512, 'cbow', 10)
+  assert (gpu.centre_negatives, gpu.batch_size, gpu.example_layout, gpu.negatives_per_example) == (0, 1024, 'skipgram', 5)
+  for other in (jw2v.Config(model='cbow'), jw2v.Config(model='skipgram', optimizer='adam')):
+    assert (other.resolved('cpu').centre_negatives, other.resolved('cpu').batch_size) == (0, 1024)
+  # What is given is kept; a given centre_negatives picks its batch size, a given batch size stays.
+  assert jw2v.Config(model='skipgram', centre_negatives=0).resolved('cpu').batch_size == 1024
+  assert jw2v.Config(model='skipgram', centre_negatives=8).resolved('gpu').batch_size == 512
+  assert jw2v.Config(model='skipgram', batch_size=256).resolved('cpu') == jw2v.Config(
+      model='skipgram', batch_size=256, centre_negatives=10)
+  assert cpu.resolved('gpu') == cpu  # resolving twice changes nothing
+
+
+def test_train_uses_the_resolved_config(small_corpus):
+  corpus, vocab = small_corpus
+  common = dict(model='skipgram', dim=8, min_count=1, epochs=1, steps_per_call=4)
+  auto = jw2v.train(corpus, vocab, jw2v.Config(**common), progress=False).params
+  explicit = jw2v.train(corpus, vocab, jw2v.Config(**common).resolved(jax.default_backend()), progress=False).params
+  np.testing.assert_array_equal(auto['W_in'], explicit['W_in'])
+  per_pair = jw2v.train(corpus, vocab, jw2v.Config(centre_negatives=0, **common), progress=False).params
+  assert np.allclose(auto['W_in'], per_pair['W_in']) == (jax.default_backend() != 'cpu')
