@@ -201,7 +201,7 @@ def memory_estimate(vocab_size: int, config, layout: Layout) -> MemoryEstimate:
     config: the run's Config (dim, model, window, batch and block sizes, update path, optimizer).
     layout: where the tables live (`make_layout`).
   """
-  config = config if config.is_resolved else config.resolved(jax.default_backend())
+  config = config.resolved(jax.default_backend())
   table_rows = layout.rows_per_device
   tables = 2 * table_rows * config.dim * 4
   dense = config.update_path == 'reference'

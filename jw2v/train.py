@@ -264,7 +264,7 @@ def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] 
   With a layout, the step is meant to run inside `shard_map` over its mesh (see `make_multi_step`).
   """
   axis = None if layout is None else mesh_lib.AXIS
-  config = resolve(config)
+  config = config.resolved(jax.default_backend())
   if config.update_path == 'sparse':
     sharded_rows = layout.rows_per_device if layout is not None and layout.shard_tables else None
     return functools.partial(sparse_step, cbow_full_error=config.cbow_full_error, axis=axis,
@@ -553,7 +553,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
                   models_per_step: Optional[int] = None) -> list[TrainResult]:
   """`train` for one config, or R configs (`train_many`: vmapped over a leading model axis, one device)."""
   entered = time.perf_counter()
-  configs = [resolve(c) for c in configs]
+  configs = [c.resolved(jax.default_backend()) for c in configs]
   config, R, many = configs[0], len(configs), len(configs) > 1
   init_keys, neg_keys, data_keys = zip(*(jax.random.split(jax.random.key(c.seed), 3) for c in configs))
   data_key = data_keys[0]
@@ -715,12 +715,6 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
     if not many:
       return [TrainResult(params, history)]
     return [TrainResult(jax.tree.map(lambda x: x[r], params), {**history, 'epochs': epochs_R[r]}) for r in range(R)]
-
-
-def resolve(config: Config) -> Config:
-  """The config with the fields it leaves to the devices filled in for JAX's default backend
-  (`Config.resolved`)."""
-  return config if config.is_resolved else config.resolved(jax.default_backend())
 
 
 def compiler_options(deterministic: bool = False) -> dict:
