@@ -3,7 +3,8 @@
 Synthetic Zipf corpora with vocabularies of --vocabs words (default 10k, 100k, 1M), dim --dim: tables of
 exactly V rows, word counts of a 1e9-token Zipf corpus (for subsampling and negatives), steps on a
 --tokens sample of its text (`jw2v.synthetic_corpus`), the same batch size everywhere. Each path runs --steps steps on
-one block's examples after a warm-up call; the median of --repeats timings is reported per step.
+one block's examples after a warm-up call; the sizes take turns for --repeats rounds, and the median is
+reported per step.
 
   python experiments/bench_vocab_scaling.py [--device cpu|gpu] [--batch-size N] [--centre-negatives N] [--out runs/vocab_scaling]
 """
@@ -45,7 +46,8 @@ def main():
   from jw2v import batches
   from jw2v.train import learning_rate_schedule
 
-  def per_step(config, vocab_size, counts, corpus, steps):
+  def stepper(config, vocab_size, counts, corpus, steps):
+    """A function that runs `steps` steps on one block's examples and returns the seconds per step."""
     config = config.resolved(jax.default_backend())
     size = batches.block_size(corpus, 1 << 20)
     _, block = next(batches.corpus_blocks(corpus, size))
@@ -55,20 +57,19 @@ def main():
     keep = jnp.asarray(jw2v.keep_probabilities(np.maximum(counts, 1), config.sample), jnp.float32)
     examples = make(jax.device_put(block), keep, jax.random.key(0))
     assert int(examples.count) >= steps * config.batch_size
-    noise, search_steps = jw2v.noise(counts)
+    noise = jw2v.noise(counts)
     multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negatives_per_example,
-                                 batch_size=config.batch_size, steps=steps, search_steps=search_steps)
-    state = jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
-                            key=jax.random.key(2))
-    state, loss = multi(state, examples, 0, steps, 0.0, 1e-9, noise)
-    jax.block_until_ready(loss)
-    times = []
-    for _ in range(args.repeats):
+                                 batch_size=config.batch_size, steps=steps)
+    state = [jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
+                             key=jax.random.key(2))]
+
+    def run():
       start = time.perf_counter()
-      state, loss = multi(state, examples, 0, steps, 0.0, 1e-9, noise)
+      state[0], loss = multi(state[0], examples, 0, steps, 0.0, 1e-9, noise)
       jax.block_until_ready(loss)
-      times.append((time.perf_counter() - start) / steps)
-    return float(np.median(times))
+      return (time.perf_counter() - start) / steps
+    run()  # compiles
+    return run
 
   common = dict(model=args.model, dim=args.dim, batch_size=args.batch_size, min_count=1)
   sparse_config = jw2v.Config(centre_negatives=args.centre_negatives, **common).resolved(jax.default_backend())
@@ -76,15 +77,26 @@ def main():
   what = (f'{args.model}{f" with {sparse_config.centre_negatives} shared negatives per centre" if sparse_config.centre_negatives else ""}, '
           f'dim {args.dim}, batch {sparse_config.batch_size}')
   print(f'JAX {jax.__version__} on {jax.devices()[0].device_kind}, {what}', flush=True)
-  rows = []
+  runs = {}
   for vocab_size in args.vocabs:
     corpus, vocab = jw2v.synthetic_corpus(args.tokens, vocab_size, seed=0)
     # The vocabulary of a large corpus (1e9 Zipf tokens: every word counts at least 60), so that the noise
     # distribution covers all V rows; the steps run on a --tokens sample of its text.
     ranks = np.arange(1, vocab_size + 1)
     counts = np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)
-    sparse = per_step(sparse_config, vocab_size, counts, corpus, args.steps)
-    reference = per_step(jw2v.Config(path='reference', **common), vocab_size, counts, corpus, args.reference_steps)
+    runs[vocab_size] = (stepper(sparse_config, vocab_size, counts, corpus, args.steps),
+                        stepper(jw2v.Config(path='reference', **common), vocab_size, counts, corpus, args.reference_steps))
+  # The sizes take turns, repeat by repeat, so that a slow spell of the machine slows them all alike; each
+  # timed call follows an untimed one, so that it finds its tables as warm as training keeps them.
+  times = {v: ([], []) for v in args.vocabs}
+  for _ in range(args.repeats):
+    for vocab_size, steppers in runs.items():
+      for stepper_, times_ in zip(steppers, times[vocab_size]):
+        stepper_()
+        times_.append(stepper_())
+  rows = []
+  for vocab_size, (sparse, reference) in times.items():
+    sparse, reference = float(np.median(sparse)), float(np.median(reference))
     rows.append({'vocab': vocab_size, 'sparse_ms': 1e3 * sparse, 'reference_ms': 1e3 * reference})
     print(f'V={vocab_size:>9,}: sparse {1e3 * sparse:8.3f} ms/step   dense reference {1e3 * reference:9.2f} ms/step',
           flush=True)

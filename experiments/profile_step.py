@@ -45,7 +45,7 @@ def main():
   block = jax.device_put(block)
   options = compiler_options()
   keep = jnp.asarray(jw2v.keep_probabilities(vocab.counts, config.sample), jnp.float32)
-  noise, search_steps = jw2v.noise(vocab.counts)
+  noise = jw2v.noise(vocab.counts)
 
   def median_seconds(fn, *a):
     jax.block_until_ready(fn(*a))
@@ -64,7 +64,7 @@ def main():
   pairs_per_token = int(examples.count) / int(block.n)
   print(f'{jax.devices()[0].device_kind}, JAX {jax.__version__}, batch {B}, V {len(vocab):,}, dim {H}')
   print(f'make_examples: {int(block.n):,} tokens -> {int(examples.count):,} pairs in {1e3 * t:.2f} ms')
-  draw = jax.jit(lambda k: batches.step_negatives(k, jnp.arange(S), noise, (B, config.negative), search_steps))
+  draw = jax.jit(lambda k: batches.step_negatives(k, jnp.arange(S), noise, (B, config.negative)))
   t = median_seconds(draw.lower(jax.random.key(0)).compile(options), jax.random.key(0))
   print(f'negatives: {1e6 * t / S:.1f} us/step')
 
@@ -93,7 +93,7 @@ def main():
 
   for mode in ('full step', 'two scatter-adds', 'no scatter-add', 'forward only'):
     multi = jw2v.make_multi_step(variant(mode), learning_rate_schedule(config), negative=config.negative,
-                                 batch_size=B, steps=S, search_steps=search_steps)
+                                 batch_size=B, steps=S)
     state = [jw2v.init_state(config, jw2v.init_params(jax.random.key(1), len(vocab), H), key=jax.random.key(2))]
     compiled = multi.lower(state[0], examples, 0, S, 0.0, 1e-9, noise).compile(options)
 

@@ -8,14 +8,14 @@ from jw2v.corpus import (Corpus, Prepared, encode, load_corpus, open_prepared, p
 from jw2v.evaluate import AnalogyResult, WordPairsResult, evaluate_word_analogies, evaluate_word_pairs, standard_set
 from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, UnknownWordError
 from jw2v.grads import cbow_grads, skipgram_grads
-from jw2v.model import (cbow_loss, embedding, embedding_dot, init_params, negative_sampling_loss, skipgram_loss,
-                        skipgram_shared_loss)
+from jw2v.model import (cbow_loss, embedding, embedding_dot, init_params, logistic_loss, negative_sampling_loss,
+                        skipgram_loss, skipgram_shared_loss)
 from jw2v.run_dir import Run, load_run, save_run
 from jw2v.train import (Checkpoint, DivergenceError, SparseState, TrainingStopped, TrainResult, TrainState,
                         init_state, make_multi_step, make_step, params_of, reference_step, sparse_step, train,
                         train_many)
 from jw2v.vectors import WordVectors, load_word2vec, save_word2vec
-from jw2v.vocab import Vocab, build_vocab, keep_probabilities, noise_cdf, noise_guide
+from jw2v.vocab import Vocab, build_vocab, keep_probabilities, noise_alias, noise_cdf
 
 __version__ = '0.1.0'
 
@@ -26,7 +26,7 @@ __all__ = [
     'SkipgramBatch', 'SparseState', 'TrainResult', 'TrainState', 'UnknownWordError', 'Vocab', 'WordVectors',
     'build_vocab', 'cbow_grads', 'cbow_loss', 'draw_negatives', 'embedding', 'embedding_dot', 'encode',
     'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
-    'make_multi_step', 'make_step', 'negative_sampling_loss', 'Noise', 'noise', 'noise_cdf', 'noise_guide', 'params_of', 'read_text',
+    'logistic_loss', 'make_multi_step', 'make_step', 'negative_sampling_loss', 'Noise', 'noise', 'noise_alias', 'noise_cdf', 'params_of', 'read_text',
     'reference_step', 'resolve_corpus', 'save_run', 'save_word2vec', 'skipgram_grads', 'skipgram_loss',
     'skipgram_shared_loss',
     'sparse_step', 'step_negatives', 'synthetic_corpus', 'train', 'train_many',

@@ -220,58 +220,44 @@ def batch_at(examples: Examples, step: jax.Array, batch_size: int, part=0, parts
 
 
 class Noise(NamedTuple):
-  """The noise distribution on the device: `vocab.noise_cdf` and its `vocab.noise_guide` table."""
-  cdf_V: jax.Array
-  guide_G: jax.Array
+  """The noise distribution on the device: `vocab.noise_alias`'s (N, 2) table of thresholds and aliases."""
+  alias_Nx2: jax.Array
 
 
-def noise(counts, exponent: float = 0.75) -> tuple[Noise, int]:
-  """The device noise distribution for word counts, and the search steps its guide table needs."""
-  cdf_V = vocab_lib.noise_cdf(counts, exponent)
-  guide_G, steps = vocab_lib.noise_guide(cdf_V)
-  return Noise(jnp.asarray(cdf_V), jnp.asarray(guide_G)), steps
+def noise(counts, exponent: float = 0.75) -> Noise:
+  """The device noise distribution for word counts: words drawn with probability counts**exponent."""
+  return Noise(jnp.asarray(vocab_lib.noise_alias(vocab_lib.noise_cdf(counts, exponent))))
 
 
-def draw_negatives(key: jax.Array, cdf_V, shape: tuple, search_steps: int | None = None) -> jax.Array:
-  """Draws word ids from the noise distribution.
+def draw_negatives(key: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
+  """Draws word ids from the noise distribution, one uniform uint32 and one table look-up per draw.
 
   Args:
     key: PRNG key.
-    cdf_V: the (V,) uint32 cumulative distribution of `vocab.noise_cdf`, or a `Noise` (which adds a guide
-      table: the same draws, found with a few steps of bisection in one bucket instead of log2(V) steps).
+    noise: from `noise`.
     shape: output shape, e.g. (B, K).
-    search_steps: with a `Noise`, the steps its guide table needs (from `noise`).
 
   Returns:
-    int32 ids of that shape: word i with probability (cdf[i] - cdf[i-1]) / 2**32.
+    int32 ids of that shape: word i with probability (cdf[i] - cdf[i-1]) / 2**32 (`vocab.noise_cdf`).
   """
   # Drawn flat, then shaped: the same bits, but XLA's CPU compiler built the threefry kernel for a
   # (..., 10)-shaped draw 6x larger and took half a second longer over it.
   u = jax.random.bits(key, (int(np.prod(shape)),), jnp.uint32).reshape(shape)
-  if not isinstance(cdf_V, Noise):
-    idx = jnp.searchsorted(cdf_V, u, side='right', method='scan')
-    return jnp.minimum(idx, cdf_V.shape[0] - 1).astype(jnp.int32)
-  cdf_V, guide_G = cdf_V
-  V = cdf_V.shape[0]
-  bucket = (u >> (33 - guide_G.shape[0].bit_length())).astype(jnp.int32)
-  lo, hi = guide_G[bucket], guide_G[bucket + 1]  # the first i with cdf[i] > u lies in [lo, hi]
-  for _ in range(search_steps):
-    mid = (lo + hi) // 2
-    active = lo < hi
-    right = active & (cdf_V[jnp.minimum(mid, V - 1)] <= u)
-    lo = jnp.where(right, mid + 1, lo)
-    hi = jnp.where(active & ~right, mid, hi)
-  return jnp.minimum(lo, V - 1).astype(jnp.int32)
+  table_Nx2 = noise.alias_Nx2
+  coin_bits = 32 - (table_Nx2.shape[0].bit_length() - 1)
+  bucket = (u >> coin_bits).astype(jnp.int32)
+  coin = (u & ((1 << coin_bits) - 1)).astype(jnp.int32)
+  entry = table_Nx2[bucket]
+  return jnp.where(coin < entry[..., 0], bucket, entry[..., 1])
 
 
-def step_negatives(key: jax.Array, steps_S: jax.Array, cdf_V, shape: tuple,
-                   search_steps: int | None = None) -> jax.Array:
-  """Negatives for several steps at once: row s is `draw_negatives(fold_in(key, steps_S[s]), cdf_V, shape)`.
+def step_negatives(key: jax.Array, steps_S: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
+  """Negatives for several steps at once: row s is `draw_negatives(fold_in(key, steps_S[s]), noise, shape)`.
 
   Returns:
     int32 array of shape (S,) + shape.
   """
-  return jax.vmap(lambda t: draw_negatives(jax.random.fold_in(key, t), cdf_V, shape, search_steps))(steps_S)
+  return jax.vmap(lambda t: draw_negatives(jax.random.fold_in(key, t), noise, shape))(steps_S)
 
 
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:

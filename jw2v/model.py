@@ -47,6 +47,27 @@ def embedding_dot(W_out: jax.Array, h: jax.Array, target: jax.Array) -> jax.Arra
   return jnp.sum(h * W_out.T[target], axis=-1)
 
 
+def logistic_loss(scores_BxJ: jax.Array, weight_BxJ: jax.Array, positives: int,
+                  weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """Binary logistic loss of J scores per example, the first `positives` of them positive targets and the
+  rest negatives, summed over the batch: the form every negative-sampling loss here takes.
+
+  Args:
+    scores_BxJ: scores (h . output vector) of the positive targets, then of the negatives.
+    weight_BxJ: weight of each score (0 for a padding slot or a skipped negative).
+    positives: how many of the J scores are positive targets.
+    weight_B: optional per-example weight (0 for padding).
+
+  Returns:
+    Scalar `sum_b w_b * -sum_j weight_bj * log sigmoid(+-score_bj)`, + for positives and - for negatives.
+  """
+  sign_J = jnp.where(jnp.arange(scores_BxJ.shape[-1]) < positives, 1.0, -1.0).astype(scores_BxJ.dtype)
+  loss_B = -jnp.sum(weight_BxJ * jax.nn.log_sigmoid(sign_J * scores_BxJ), axis=-1)
+  if weight_B is not None:
+    loss_B = loss_B * weight_B
+  return jnp.sum(loss_B)
+
+
 def negative_sampling_loss(pos_B: jax.Array, neg_BxK: jax.Array, neg_mask_BxK: jax.Array,
                            weight_B: Optional[jax.Array] = None) -> jax.Array:
   """Binary logistic loss of one positive and K negative scores per example, summed over the batch.
@@ -60,10 +81,8 @@ def negative_sampling_loss(pos_B: jax.Array, neg_BxK: jax.Array, neg_mask_BxK: j
   Returns:
     Scalar `sum_b w_b * (-log sigmoid(pos_b) - sum_k mask_bk * log sigmoid(-neg_bk))`.
   """
-  loss_B = -jax.nn.log_sigmoid(pos_B) - jnp.sum(neg_mask_BxK * jax.nn.log_sigmoid(-neg_BxK), axis=-1)
-  if weight_B is not None:
-    loss_B = loss_B * weight_B
-  return jnp.sum(loss_B)
+  return logistic_loss(jnp.concatenate([pos_B[..., None], neg_BxK], axis=-1),
+                       jnp.concatenate([jnp.ones_like(pos_B[..., None]), neg_mask_BxK], axis=-1), 1, weight_B)
 
 
 def shared_negative_weights(contexts_BxC: jax.Array, mask_BxC: jax.Array, negatives_BxN: jax.Array,
@@ -82,11 +101,8 @@ def shared_negative_sampling_loss(pos_BxC: jax.Array, mask_BxC: jax.Array, neg_B
   Returns:
     Scalar `sum_b w_b * (-sum_c mask_bc * log sigmoid(pos_bc) - sum_n neg_weight_bn * log sigmoid(-neg_bn))`.
   """
-  loss_B = (-jnp.sum(mask_BxC * jax.nn.log_sigmoid(pos_BxC), axis=-1)
-            - jnp.sum(neg_weight_BxN * jax.nn.log_sigmoid(-neg_BxN), axis=-1))
-  if weight_B is not None:
-    loss_B = loss_B * weight_B
-  return jnp.sum(loss_B)
+  return logistic_loss(jnp.concatenate([pos_BxC, neg_BxN], axis=-1),
+                       jnp.concatenate([mask_BxC, neg_weight_BxN], axis=-1), pos_BxC.shape[-1], weight_B)
 
 
 def skipgram_shared_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center_B: jax.Array,

@@ -88,32 +88,42 @@ def noise_cdf(counts: np.ndarray, exponent: float = 0.75) -> np.ndarray:
   return np.minimum(scaled, 2.0**32 - 1).astype(np.uint32)
 
 
-def noise_guide(cdf_V: np.ndarray, max_steps: int = 4) -> tuple[np.ndarray, int]:
-  """A guide table that turns a draw from `cdf_V` into a short search (indexed search, Chen & Asau 1974).
+def noise_alias(cdf_V: np.ndarray) -> np.ndarray:
+  """An alias table (Walker 1977) drawing exactly the distribution of `cdf_V` from one uniform uint32.
 
-  The 2**32 possible uniform draws are split into G equal buckets; guide[b] is the answer for the first
-  draw of bucket b, so any draw in bucket b has its answer in [guide[b], guide[b+1]]. G (a power of two,
-  at least V) is doubled, at most twice, until a few bisection steps always suffice. (Long runs of
-  zero-probability words make wide buckets; such a distribution just needs more steps.)
+  Of a draw `u`, the top k bits pick one of N = 2**k >= V buckets and the low 32 - k bits are a coin:
+  bucket b gives word b when the coin is below its threshold and its alias otherwise. Thresholds are whole
+  units of 2**-32, so each word is drawn from exactly as many of the 2**32 values of `u` as with
+  `searchsorted(cdf_V, u, side='right')` (the last word also taking the values past cdf[-1]): the same
+  distribution, with one table look-up per draw instead of a search. The table is built with cumulative
+  sums instead of Walker's loop over the words: large word j (weight above a bucket) gives its excess to the
+  small buckets in order and, once it falls below a bucket, is itself topped up by large word j + 1.
 
   Args:
     cdf_V: from `noise_cdf`.
-    max_steps: grow G until this many bisection steps are enough (at most to 4 times its first size).
 
   Returns:
-    (guide, steps): (G + 1,) int32 guide and the number of bisection steps that the widest bucket needs.
+    (N, 2) int32: per bucket, the threshold (0..2**(32-k)) and the alias.
   """
   V = len(cdf_V)
-  buckets = max(1 << max(V - 1, 1).bit_length(), 1024)
-  max_buckets = 4 * buckets
-  while True:
-    starts = np.arange(buckets + 1, dtype=np.int64) << (32 - buckets.bit_length() + 1)
-    guide = np.searchsorted(cdf_V.astype(np.int64), starts, side='right')
-    guide[-1] = V
-    steps = int(np.ceil(np.log2(np.max(np.diff(guide)) + 1)))
-    if steps <= max_steps or buckets >= max_buckets:
-      return guide.astype(np.int32), steps
-    buckets *= 2
+  k = max(2, (V - 1).bit_length())  # at least 4 buckets: a threshold of 2**(32 - k) then fits in an int32
+  N, C = 1 << k, 1 << (32 - k)
+  cdf = cdf_V.astype(np.int64)
+  weight_N = np.zeros(N, np.int64)  # in units of 2**-32; the padding buckets' words have none
+  weight_N[:V] = np.diff(np.concatenate([[0], cdf[:-1], [1 << 32]]))
+  small, large = np.flatnonzero(weight_N < C), np.flatnonzero(weight_N >= C)
+  deficit_cum = np.cumsum(C - weight_N[small])
+  excess_cum = np.cumsum(weight_N[large] - C)
+  # Large j falls below a bucket while covering small number turn[j] (the first whose cumulative deficit
+  # exceeds the larges' cumulative excess up to j); past the last small, it never does.
+  turn = np.searchsorted(deficit_cum, excess_cum, side='right')
+  threshold_N, alias_N = np.full(N, C, np.int64), np.arange(N, dtype=np.int64)
+  threshold_N[small] = weight_N[small]
+  alias_N[small] = large[np.searchsorted(turn, np.arange(len(small)), side='left')]
+  turned = np.flatnonzero(turn < len(small))
+  threshold_N[large[turned]] = C - (deficit_cum[turn[turned]] - excess_cum[turned])
+  alias_N[large[turned]] = large[turned + 1]
+  return np.stack([threshold_N, alias_N], axis=1).astype(np.int32)
 
 
 def save_vocab(vocab: Vocab, path) -> None:

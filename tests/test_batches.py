@@ -126,11 +126,11 @@ def test_batches_cover_the_examples_in_order():
 
 
 def test_step_negatives_equal_per_step_draws():
-  cdf = jnp.asarray(jw2v.noise_cdf(np.arange(30, 0, -1)))
+  noise = jw2v.noise(np.arange(30, 0, -1))
   key = jax.random.key(3)
-  many = batches.step_negatives(key, jnp.arange(5, 9), cdf, (4, 2))
+  many = batches.step_negatives(key, jnp.arange(5, 9), noise, (4, 2))
   for s in range(4):
-    np.testing.assert_array_equal(many[s], batches.draw_negatives(jax.random.fold_in(key, 5 + s), cdf, (4, 2)))
+    np.testing.assert_array_equal(many[s], batches.draw_negatives(jax.random.fold_in(key, 5 + s), noise, (4, 2)))
 
 
 def test_prefetch_keeps_order_and_forwards_errors():

@@ -114,3 +114,16 @@ def test_shared_negatives_serve_every_pair_of_the_centre_with_scaled_weight():
       jw2v.embedding_dot(params['W_out'], params['W_in'][1][None, :], negatives[0]),
       0.5 * (negatives[0] != c).astype(jnp.float32)) for c in (3, 4, 5))
   np.testing.assert_allclose(shared, pairs, rtol=1e-6)
+
+
+def test_logistic_loss_is_positives_then_negatives():
+  scores = jnp.array([[2.0, -1.0, 0.5, 3.0], [0.0, 1.0, -2.0, 0.25]])
+  weights = jnp.array([[1.0, 0.0, 1.5, 1.0], [1.0, 1.0, 0.5, 0.0]])
+  sig = lambda x: 1 / (1 + np.exp(-np.asarray(x)))
+  expected_B = -(weights[:, :2] * np.log(sig(scores[:, :2]))).sum(1) - (weights[:, 2:] * np.log(sig(-scores[:, 2:]))).sum(1)
+  np.testing.assert_allclose(jw2v.logistic_loss(scores, weights, 2), expected_B.sum(), rtol=1e-6)
+  np.testing.assert_allclose(jw2v.logistic_loss(scores, weights, 2, jnp.array([0.0, 2.0])), 2 * expected_B[1], rtol=1e-6)
+  # One positive per example: negative_sampling_loss.
+  np.testing.assert_allclose(jw2v.negative_sampling_loss(scores[:, 0], scores[:, 1:], weights[:, 1:]),
+                             jw2v.logistic_loss(scores, jnp.concatenate([jnp.ones((2, 1)), weights[:, 1:]], 1), 1),
+                             rtol=1e-6)

@@ -38,11 +38,59 @@ def test_noise_distribution_is_unigram_to_the_075():
   counts = np.array([500, 200, 100, 50, 20, 5, 1])
   cdf = jw2v.noise_cdf(counts, 0.75)
   assert cdf.dtype == np.uint32 and cdf[-1] == 2**32 - 1 and np.all(np.diff(cdf.astype(np.int64)) > 0)
-  draws = np.asarray(jw2v.draw_negatives(jax.random.key(0), jnp.asarray(cdf), (400_000,)))
+  draws = np.asarray(jw2v.draw_negatives(jax.random.key(0), jw2v.noise(counts), (400_000,)))
   freq = np.bincount(draws, minlength=len(counts)) / draws.size
   expected = counts**0.75 / np.sum(counts**0.75)
   np.testing.assert_allclose(freq, expected, atol=4 * np.sqrt(expected / draws.size).max())
   assert draws.min() >= 0 and draws.max() < len(counts)
+
+
+def _cdf_mass(cdf):
+  """How many of the 2**32 uint32 draws `searchsorted(cdf, u, 'right')` (clamped) gives to each word."""
+  return np.diff(np.concatenate([[0], cdf.astype(np.int64)[:-1], [2**32]]))
+
+
+ranks = np.arange(1, 200_001)
+
+
+@pytest.mark.parametrize('counts', [np.array([500, 200, 100, 50, 20, 5, 1]), np.array([1]), np.array([1, 1]),
+                                    np.ones(1024, np.int64), np.ones(1025, np.int64), np.array([10**9, 1, 1, 1, 1]),
+                                    np.array([7, 0, 0, 3, 0, 1]), np.arange(3000, 0, -1) ** 2,
+                                    np.random.default_rng(0).integers(1, 10**6, 5000),
+                                    np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)])
+def test_alias_table_draws_exactly_the_cdf_distribution(counts):
+  cdf = jw2v.noise_cdf(counts)
+  table = jw2v.noise_alias(cdf)
+  N, V = table.shape[0], len(counts)
+  C = 2**32 // N
+  threshold, alias = table[:, 0].astype(np.int64), table[:, 1]
+  assert N >= max(V, 4) and N & (N - 1) == 0
+  assert np.all((threshold >= 0) & (threshold <= C)) and np.all((alias >= 0) & (alias < V))
+  # Each word gets exactly as many of the 2**32 draws as under the cdf: its buckets' thresholds plus
+  # the rest of the buckets that alias it.
+  mass = np.zeros(N, np.int64)
+  np.add.at(mass, np.arange(N), threshold)
+  np.add.at(mass, alias, C - threshold)
+  np.testing.assert_array_equal(mass[:V], _cdf_mass(cdf))
+  assert not mass[V:].any()
+
+
+def test_draws_follow_the_alias_table_bit_by_bit():
+  counts = np.array([500, 200, 100, 50, 20, 5, 1])
+  noise = jw2v.noise(counts)
+  table = np.asarray(noise.alias_Nx2).astype(np.int64)
+  N = table.shape[0]
+  coin_bits = 32 - (N.bit_length() - 1)
+  # In every bucket: the lowest and highest coins, and those on either side of its threshold.
+  bucket, coin = np.meshgrid(np.arange(N), [0, 1, 2**coin_bits - 1], indexing='ij')
+  edges = np.clip(table[:, :1] + np.array([-1, 0]), 0, 2**coin_bits - 1)
+  bucket = np.concatenate([bucket, np.repeat(np.arange(N)[:, None], 2, 1)], 1).ravel()
+  coin = np.concatenate([coin, edges], 1).ravel()
+  u = ((bucket << coin_bits) | coin).astype(np.uint32)
+  expected = np.where(coin < table[bucket, 0], bucket, table[bucket, 1])
+  import unittest.mock
+  with unittest.mock.patch.object(jax.random, 'bits', lambda key, shape, dtype: jnp.asarray(u)):
+    np.testing.assert_array_equal(jw2v.draw_negatives(None, noise, u.shape), expected)
 
 
 def test_vocab_file_round_trip_and_errors(tmp_path):
@@ -53,21 +101,3 @@ def test_vocab_file_round_trip_and_errors(tmp_path):
   (tmp_path / 'bad.txt').write_text('a 3\nb\n')
   with pytest.raises(jw2v.DataError, match=r'bad.txt:2'):
     load_vocab(tmp_path / 'bad.txt')
-
-
-@pytest.mark.parametrize('counts', [np.array([500, 200, 100, 50, 20, 5, 1]), np.array([1, 1]),
-                                    np.arange(3000, 0, -1) ** 2, np.random.default_rng(0).integers(1, 10**6, 5000)])
-def test_guide_table_gives_the_same_draws_as_binary_search(counts):
-  nz, steps = jw2v.noise(counts)
-  cdf = jw2v.noise_cdf(counts)
-  assert steps <= 6 and nz.guide_G.shape[0] - 1 >= len(counts)
-  key = jax.random.key(4)
-  np.testing.assert_array_equal(jw2v.draw_negatives(key, nz, (50_000,), steps),
-                                jw2v.draw_negatives(key, jnp.asarray(cdf), (50_000,)))
-  # Draws exactly at, just below and just above every boundary, and the extremes.
-  edges = np.concatenate([cdf.astype(np.int64) + d for d in (-1, 0, 1)] + [[0, 2**32 - 1]])
-  u = np.unique(np.clip(edges, 0, 2**32 - 1)).astype(np.uint32)
-  expected = np.minimum(np.searchsorted(cdf, u, side='right'), len(counts) - 1)
-  import unittest.mock
-  with unittest.mock.patch.object(jax.random, 'bits', lambda key, shape, dtype: jnp.asarray(u)):
-    np.testing.assert_array_equal(jw2v.draw_negatives(None, nz, u.shape, steps), expected)
