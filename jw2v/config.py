@@ -30,7 +30,8 @@ class Config:
 
   Two fields default to None, "chosen for the devices": `resolved(platform)` (which `train` applies)
   fills them in. `centre_negatives=None` is 10 for skip-gram on the sparse path on a CPU, where it is
-  about 1.7x faster at the same quality, and 0 (word2vec.c's per-pair negatives) everywhere else.
+  about 1.7x faster and scores like gensim on average (over seeds its scores spread a little wider than
+  per-pair negatives'), and 0 (word2vec.c's per-pair negatives) everywhere else.
   `batch_size=None` is 512 examples per step when they are centres with shared negatives, else 1024.
   """
   model: str = 'cbow'
