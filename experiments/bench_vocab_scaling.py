@@ -46,7 +46,7 @@ def main():
   from jw2v import batches
   from jw2v.train import learning_rate_schedule
 
-  def stepper(config, vocab_size, counts, corpus, steps):
+  def stepper(config, vocab_size, counts, noise, corpus, steps):
     """A function that runs `steps` steps on one block's examples and returns the seconds per step."""
     config = config.resolved(jax.default_backend())
     size = batches.block_size(corpus, 1 << 20)
@@ -57,7 +57,6 @@ def main():
     keep = jnp.asarray(jw2v.keep_probabilities(np.maximum(counts, 1), config.sample), jnp.float32)
     examples = make(jax.device_put(block), keep, jax.random.key(0))
     assert int(examples.count) >= steps * config.batch_size
-    noise = jw2v.noise(counts)
     multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negatives_per_example,
                                  batch_size=config.batch_size, steps=steps)
     state = [jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
@@ -84,8 +83,10 @@ def main():
     # distribution covers all V rows; the steps run on a --tokens sample of its text.
     ranks = np.arange(1, vocab_size + 1)
     counts = np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)
-    runs[vocab_size] = (stepper(sparse_config, vocab_size, counts, corpus, args.steps),
-                        stepper(jw2v.Config(path='reference', **common), vocab_size, counts, corpus, args.reference_steps))
+    noise = jw2v.noise(counts)
+    runs[vocab_size] = (stepper(sparse_config, vocab_size, counts, noise, corpus, args.steps),
+                        stepper(jw2v.Config(path='reference', **common), vocab_size, counts, noise, corpus,
+                                args.reference_steps))
   # The sizes take turns, repeat by repeat, so that a slow spell of the machine slows them all alike; each
   # timed call follows an untimed one, so that it finds its tables as warm as training keeps them.
   times = {v: ([], []) for v in args.vocabs}

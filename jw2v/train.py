@@ -246,18 +246,19 @@ def _rows(table: jax.Array, idx: jax.Array, *, axis: Optional[str], sharded_rows
 
 def _add_rows(table: jax.Array, idx: jax.Array, updates: jax.Array, *, axis: Optional[str],
               sharded_rows: Optional[int]) -> jax.Array:
-  """`table.at[idx].add(updates)` with every device's updates (repeated indices summed).
+  """`table.at[idx].add(updates)` with every device's updates (repeated indices summed; indices past the
+  table are dropped, which `_only_real` uses for padding slots).
 
   On a mesh axis all devices' (index, update) pairs are gathered and each device adds them to its copy of
   the table, or, when split, the ones for the rows it holds.
   """
   idx, updates = idx.reshape(-1), updates.reshape(-1, updates.shape[-1])
   if axis is None:
-    return table.at[idx].add(updates)
+    return table.at[idx].add(updates, mode='drop')
   idx = jax.lax.all_gather(idx, axis, tiled=True)
   updates = jax.lax.all_gather(updates, axis, tiled=True)
   if sharded_rows is None:
-    return table.at[idx].add(updates)
+    return table.at[idx].add(updates, mode='drop')
   local = idx - jax.lax.axis_index(axis) * sharded_rows
   local = jnp.where((local >= 0) & (local < sharded_rows), local, sharded_rows)  # others' rows: dropped
   return table.at[local].add(updates, mode='drop')
@@ -335,8 +336,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   """Jits up to `steps` consecutive steps over a block's examples into one dispatch, on a donated state.
 
   The negatives of all the dispatch's steps are drawn up front, vectorised (`batches.step_negatives`: step
-  t still uses fold_in(key, t)), so the random-number work runs once per dispatch instead of
-  once per step; on a CPU their per-step cost was a large part of a step.
+  t still uses fold_in(key, t)), so the random-number work runs once per dispatch instead of once per step;
+  on a CPU its per-step cost was a large part of a step.
 
   Args:
     step: `step(state, batch, negatives_BxK, lr) -> (state, loss)`, e.g. from `make_step` (with the same
