@@ -153,16 +153,20 @@ def make_examples(block: Block, keep_V: jax.Array, key: jax.Array, *, model: str
     Examples, in corpus order: centre by centre, and for skip-gram each centre's contexts left to right.
   """
   T = block.ids_T.shape[0]
-  key_keep, key_window = jax.random.split(key)
+  # One 32-bit draw per token serves both of word2vec.c's draws: its low 16 bits decide the subsampling
+  # (word2vec.c also compares the keep probability with 16 random bits), the high 16 the window shrink.
+  # One draw instead of two compiled a tenth of a second faster on a CPU.
+  bits_T = jax.random.bits(key, (T,), jnp.uint32)
   position_T = jnp.arange(T)
-  kept_T = (jax.random.uniform(key_keep, (T,)) < keep_V[block.ids_T]) & (position_T < block.n)
+  kept_T = ((bits_T & 0xFFFF).astype(jnp.float32) < keep_V[block.ids_T] * 65536) & (position_T < block.n)
   # Subsampled tokens are removed before windows are drawn (word2vec.c): compact the kept ones.
   source_T, live_T, n_kept = _compact(kept_T, T)
   ids_T = jnp.where(live_T, block.ids_T[source_T], 0)
   sentence_T = jnp.where(live_T, block.sentence_T[source_T], -1)
   origin_T = source_T  # block position of each kept token
-  if shrink_windows:
-    window_T = window - jax.random.randint(key_window, (T,), 0, window)
+  if shrink_windows:  # window - b, b uniform in 0..window-1 (each value 1/window of the 2^16 draws, +-1)
+    shrink_T = (bits_T >> 16).astype(jnp.float32) * (window / 65536)
+    window_T = window - jnp.minimum(shrink_T, window - 1).astype(jnp.int32)
   else:
     window_T = jnp.full((T,), window)
   C = 2 * window
@@ -226,7 +230,7 @@ class Noise(NamedTuple):
 
 def noise(counts, exponent: float = 0.75) -> Noise:
   """The device noise distribution for word counts: words drawn with probability counts**exponent."""
-  return Noise(jnp.asarray(vocab_lib.noise_alias(vocab_lib.noise_cdf(counts, exponent))))
+  return Noise(jax.device_put(vocab_lib.noise_alias(vocab_lib.noise_cdf(counts, exponent))))
 
 
 def draw_negatives(key: jax.Array, noise: Noise, shape: tuple) -> jax.Array:

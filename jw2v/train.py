@@ -365,16 +365,26 @@ def _pad_rows(state, rows: int):
   return state._replace(W_in=np.pad(np.asarray(state.W_in), pad), W_out_T=np.pad(np.asarray(state.W_out_T), pad))
 
 
-def _initial_state(config: Config, init_key, neg_key, vocab_size: int, layout: mesh_lib.Layout, optimizer):
-  """A fresh state made where it will live: each device computes only its rows of split tables.
+def _run_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """The keys a run with this seed uses: (initial vectors, negatives, examples)."""
+  init_key, neg_key, data_key = jax.random.split(jax.random.key(seed), 3)
+  return init_key, neg_key, data_key
+
+
+def _initial_state(config: Config, vocab_size: int, layout: mesh_lib.Layout, optimizer):
+  """A fresh state made where it will live (each device computes only its rows of split tables), and the
+  run's key for the examples, all from `config.seed` in one program.
 
   (The values do not depend on the layout: JAX's random numbers are the same however they are sharded.)
+  One program because each eagerly run JAX operation is compiled on first use: deriving the keys outside
+  cost 0.1 s of a CPU run's start.
   """
-  def make(key):
-    state = init_state(config, init_params(key, vocab_size, config.dim), key=neg_key, optimizer=optimizer)
-    return _pad_rows(state, layout.rows)
-  specs = state_specs(jax.eval_shape(make, init_key), layout)
-  return jax.jit(make, out_shardings=jax.tree.map(lambda spec: NamedSharding(layout.mesh, spec), specs))(init_key)
+  def make():
+    init_key, neg_key, data_key = _run_keys(config.seed)
+    state = init_state(config, init_params(init_key, vocab_size, config.dim), key=neg_key, optimizer=optimizer)
+    return _pad_rows(state, layout.rows), data_key
+  specs = (state_specs(jax.eval_shape(make)[0], layout), P())
+  return jax.jit(make, out_shardings=jax.tree.map(lambda spec: NamedSharding(layout.mesh, spec), specs))()
 
 
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int,
@@ -606,8 +616,6 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
   entered = time.perf_counter()
   configs = [c.resolved(jax.default_backend()) for c in configs]
   config, R, many = configs[0], len(configs), len(configs) > 1
-  init_keys, neg_keys, data_keys = zip(*(jax.random.split(jax.random.key(c.seed), 3) for c in configs))
-  data_key = data_keys[0]
   layout = mesh_lib.make_layout(len(vocab), 1 if many else config.devices, config.shard_tables)
   if config.batch_size % layout.devices:
     raise ConfigError(f'the batch size ({config.batch_size}) must be a multiple of the number of devices '
@@ -615,8 +623,10 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
   if config.update_path == 'reference':
     optimizer = optimizer or make_optimizer(config)
   if resume is None and params is None and not many:
-    state = _initial_state(config, init_keys[0], neg_keys[0], len(vocab), layout, optimizer)
+    state, data_key = _initial_state(config, len(vocab), layout, optimizer)
   else:
+    init_keys, neg_keys, data_keys = zip(*map(_run_keys, (c.seed for c in configs)))
+    data_key = data_keys[0]
     if resume is not None:
       state = resume.state
     else:
@@ -633,11 +643,15 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
   T = batches_lib.block_size(corpus, config.block_tokens, layout.devices)
   # Every device holds a slice of each block (a process reads only its devices' slices of the corpus);
   # the examples made from it are the same on all devices, whatever their number.
-  make_examples = jax.jit(functools.partial(
+  examples_of = functools.partial(
       batches_lib.make_examples, model=config.example_layout, window=config.window,
       shrink_windows=config.shrink_windows,
-      buffer_size=batches_lib.example_buffer_size(T, config.example_layout, config.window, B)),
-      out_shardings=layout.replicated())
+      buffer_size=batches_lib.example_buffer_size(T, config.example_layout, config.window, B))
+  # Block b of epoch e draws from fold_in(fold_in(data_key, e), b), folded in here rather than eagerly
+  # (an eager fold_in is one more program to compile at the start).
+  def make_examples(block, keep_V, key, epoch, b):
+    return examples_of(block, keep_V, jax.random.fold_in(jax.random.fold_in(key, epoch), b))
+  make_examples = jax.jit(make_examples, out_shardings=layout.replicated())
   # One device needs no shard_map: its collectives would be identities, but wrapping the loop in it cost
   # 18 % of a CPU step. The step function is the same.
   spread = layout if layout.devices > 1 else None
@@ -662,9 +676,9 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
     if first_block is None:  # a checkpoint taken after the last epoch
       return [TrainResult(params_of(host_state(state, len(vocab))), {**history, 'compile_seconds': 0.0,
                                                                       'finish_seconds': 0.0})]
-    examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key)
+    examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key, 0, 0)
     options = compiler_options(config.deterministic)
-    make_examples = make_examples.lower(first_block[2], keep_V, data_key).compile(options)
+    make_examples = make_examples.lower(first_block[2], keep_V, data_key, 0, 0).compile(options)
     # A sweep's models each follow their own schedule (all linear): its rates at the start and the end.
     rates = (jnp.array([[schedule(0.0), schedule(1.0)] for schedule in map(learning_rate_schedule, configs)],
                        jnp.float32),) if many else ()
@@ -731,7 +745,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
       if epoch != now['epoch']:
         finish_epoch()
       bar.set_description(f'epoch {epoch + 1}/{config.epochs}')
-      examples = make_examples(block, keep_V, jax.random.fold_in(jax.random.fold_in(data_key, epoch), b))
+      examples = make_examples(block, keep_V, data_key, epoch, b)
       count = int(mesh_lib.host(examples.count))  # waits for the work queued before it
       n_steps = -(-count // B)
       progress0 = (epoch * corpus_words + block_start) / total_words
