@@ -7,12 +7,18 @@ training). jw2v is run twice: with an empty compilation cache (cold, what a firs
 cache that run left (warm, what later runs with the same shapes pay). Both sets of vectors are scored with
 gensim's evaluators on WordSim-353, SimLex-999 and the Google analogies.
 
+With --repeats N the three runs (jw2v cold, jw2v warm, gensim) take turns N times, each cold run with a
+new empty cache, and the table reports each one's median wall time and words/s (the timings of a shared or
+virtual machine swing between runs; taking turns spreads a slow spell over all three); results.json holds
+every run. Scores are those of the first round.
+
 Reported per tool: wall time, raw words/s (corpus words x epochs / wall time), training words/s (corpus
 words x epochs / training time only: gensim's total_train_time, jw2v's epochs without compilation) and
 scores, and the ratios gensim time / jw2v time (above 1: jw2v is faster).
 
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py            # PTB, both models
   python experiments/bench_vs_gensim.py --corpus my.txt --models skipgram --epochs 5
+  JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --repeats 3   # medians of 3 rounds
 
 Writes results.json and results.md into --out (default runs/bench).
 """
@@ -24,6 +30,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +94,12 @@ def measure(tool: str, model: str, path: str, args, env=None) -> dict:
   return row
 
 
+def median_run(runs: list) -> dict:
+  """The first run's scores with the median of every timing over the runs."""
+  timings = ('wall_seconds', 'train_seconds', 'compile_seconds', 'raw_words_per_sec', 'train_words_per_sec')
+  return {**runs[0], **{k: statistics.median(run[k] for run in runs) for k in timings if k in runs[0]}}
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--corpus', default='ptb', help='text file or dataset name (default ptb)')
@@ -103,9 +116,12 @@ def main():
                       help="jw2v skip-gram: negatives per centre, shared by its pairs (0: per pair, as word2vec.c; "
                            "default: jw2v's for the device, 10 on a CPU)")
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
+  parser.add_argument('--repeats', type=int, default=1, help='rounds of the three runs; medians are reported')
   parser.add_argument('--out', default='runs/bench')
   parser.add_argument('--worker', choices=('jw2v', 'gensim'), help=argparse.SUPPRESS)
   args = parser.parse_args()
+  if args.repeats < 1:
+    parser.error(f'--repeats must be at least 1, got {args.repeats}')
   if args.worker:
     print(json.dumps(worker(args.worker, args.models[0], args.corpus, args)))
     return
@@ -116,18 +132,23 @@ def main():
   results = {'machine': {'platform': platform.platform(), 'processor': platform.processor(),
                          'cores': os.cpu_count(), 'jax': jax.__version__, 'device': str(jax.devices()[0])},
              'settings': {k: v for k, v in vars(args).items() if k not in ('out', 'models', 'worker')},
-             'runs': {}}
+             'runs': {}, 'rounds': {}}
   with tempfile.TemporaryDirectory() as cache:
     for model in args.models:
-      env = {'JAX_COMPILATION_CACHE_DIR': os.path.join(cache, model), 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
-      cold = measure('jw2v', model, path, args, env)
-      warm = measure('jw2v', model, path, args, env)
-      gensim = measure('gensim', model, path, args)
+      rounds = []
+      for r in range(args.repeats):
+        env = {'JAX_COMPILATION_CACHE_DIR': os.path.join(cache, f'{model}{r}'),
+               'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
+        rounds.append({'jw2v_cold': measure('jw2v', model, path, args, env),
+                       'jw2v_warm': measure('jw2v', model, path, args, env),
+                       'gensim': measure('gensim', model, path, args)})
+      results['rounds'][model] = rounds
+      run = {name: median_run([r[name] for r in rounds]) for name in ('jw2v_cold', 'jw2v_warm', 'gensim')}
       results['runs'][model] = {
-          'jw2v_cold': cold, 'jw2v_warm': warm, 'gensim': gensim,
-          'speedup_cold': gensim['wall_seconds'] / cold['wall_seconds'],
-          'speedup_warm': gensim['wall_seconds'] / warm['wall_seconds'],
-          'train_words_per_sec_ratio': cold['train_words_per_sec'] / gensim['train_words_per_sec']}
+          **run,
+          'speedup_cold': run['gensim']['wall_seconds'] / run['jw2v_cold']['wall_seconds'],
+          'speedup_warm': run['gensim']['wall_seconds'] / run['jw2v_warm']['wall_seconds'],
+          'train_words_per_sec_ratio': run['jw2v_cold']['train_words_per_sec'] / run['gensim']['train_words_per_sec']}
 
   rows = ['| model | run | wall s | raw words/s | training words/s | WS353 | SimLex | analogy |',
           '|---|---|---|---|---|---|---|---|']
