@@ -230,12 +230,11 @@ def sparse_step(state: SparseState, batch, negatives_BxK: jax.Array, lr: jax.Arr
     W_in = add_rows(state.W_in, batch.center_B, upd_h_BxH)
   else:
     share_BxC = batch.mask_BxC if cbow_full_error else batch.mask_BxC / count_Bx1
+    contexts_BxC = _only_real(batch.contexts_BxC, batch.mask_BxC)
     if axis is None:
-      W_in = _add_rows_by_slot(state.W_in, _only_real(batch.contexts_BxC, batch.mask_BxC), upd_h_BxH,
-                               None if cbow_full_error else share_BxC)
+      W_in = _add_rows_by_slot(state.W_in, contexts_BxC, upd_h_BxH, None if cbow_full_error else share_BxC)
     else:
-      W_in = add_rows(state.W_in, _only_real(batch.contexts_BxC, batch.mask_BxC),
-                      share_BxC[:, :, None] * upd_h_BxH[:, None, :])
+      W_in = add_rows(state.W_in, contexts_BxC, share_BxC[:, :, None] * upd_h_BxH[:, None, :])
   if axis is not None:
     loss = jax.lax.psum(loss, axis)
   return SparseState(W_in, W_out_T, state.key, state.step + 1), loss
