@@ -33,9 +33,9 @@ def main():
     jax.config.update('jax_platforms', {'gpu': 'cuda', 'cpu': 'cpu'}[args.device])
   import jax.numpy as jnp
   import jw2v
-  from jw2v import batches
+  from jw2v import batches, mesh
   from jw2v.model import embedding, negative_sampling_loss
-  from jw2v.train import SparseState, compiler_options, learning_rate_schedule
+  from jw2v.train import SparseState, compiler_options, learning_rate_schedule, pad_tables
 
   B, S, H = args.batch_size, args.steps, args.dim
   corpus, vocab = jw2v.synthetic_corpus(args.tokens, args.vocab)
@@ -84,17 +84,18 @@ def main():
       if mode == 'no scatter-add':
         return next_state, loss + uh.sum() + up.sum() + un.sum()
       if mode == 'two scatter-adds':
-        W_out = state.W_out_T.at[target_B].add(up).at[negatives_BxK.reshape(-1)].add(un.reshape(-1, H))
+        W_out = state.W_out_T.at[target_B].add(up).at[negatives_BxK.reshape(-1)].add(un.reshape(-1, un.shape[-1]))
       else:
         W_out = state.W_out_T.at[jnp.concatenate([target_B, negatives_BxK.reshape(-1)])].add(
-            jnp.concatenate([up, un.reshape(-1, H)]))
+            jnp.concatenate([up, un.reshape(-1, un.shape[-1])]))
       return SparseState(state.W_in.at[batch.center_B].add(uh), W_out, state.key, state.step + 1), loss
     return step
 
   for mode in ('full step', 'two scatter-adds', 'no scatter-add', 'forward only'):
     multi = jw2v.make_multi_step(variant(mode), learning_rate_schedule(config), negative=config.negative,
                                  batch_size=B, steps=S)
-    state = [jw2v.init_state(config, jw2v.init_params(jax.random.key(1), len(vocab), H), key=jax.random.key(2))]
+    state = [pad_tables(jw2v.init_state(config, jw2v.init_params(jax.random.key(1), len(vocab), H), key=jax.random.key(2)),
+                        len(vocab), mesh.table_width(H))]  # stored as `train` stores them
     compiled = multi.lower(state[0], examples, 0, S, 0.0, 1e-9, noise).compile(options)
 
     def run():

@@ -344,21 +344,24 @@ def place(state, layout: mesh_lib.Layout):
   return arrays._replace(key=key)
 
 
-def host_state(state, vocab_size: int):
-  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows (also with a leading
-  model axis, from `train_many`)."""
+def host_state(state, vocab_size: int, dim: int):
+  """A state on the host as numpy arrays, its tables cut back to the vocabulary's rows and `dim` columns
+  (also with a leading model axis, from `train_many`)."""
   key = jax.random.wrap_key_data(mesh_lib.host(jax.random.key_data(state.key)))
   arrays = jax.tree.map(mesh_lib.host, state._replace(key=None))
   if isinstance(arrays, SparseState):
-    arrays = arrays._replace(W_in=arrays.W_in[..., :vocab_size, :], W_out_T=arrays.W_out_T[..., :vocab_size, :])
+    arrays = arrays._replace(W_in=arrays.W_in[..., :vocab_size, :dim], W_out_T=arrays.W_out_T[..., :vocab_size, :dim])
   return arrays._replace(key=key)
 
 
-def _pad_rows(state, rows: int):
-  """A state whose tables have `rows` rows (zero rows added; they are never looked up)."""
-  if not isinstance(state, SparseState) or state.W_in.shape[-2] == rows:
+def pad_tables(state, rows: int, width: int):
+  """A sparse-path state whose tables have `rows` rows and `width` columns (`mesh.table_width`): zeros
+  added, which no step changes (rows past the vocabulary are never looked up; the extra columns of h and
+  of every output row are zero, so are their updates). Any other state is returned as it is."""
+  if not isinstance(state, SparseState) or state.W_in.shape[-2:] == (rows, width):
     return state
-  pad = ((0, rows - state.W_in.shape[-2]), (0, 0))
+  V, H = state.W_in.shape[-2:]
+  pad = [(0, 0)] * (state.W_in.ndim - 2) + [(0, rows - V), (0, width - H)]
   if isinstance(state.W_in, jax.Array):  # e.g. traced, in `_initial_state`
     return state._replace(W_in=jnp.pad(state.W_in, pad), W_out_T=jnp.pad(state.W_out_T, pad))
   return state._replace(W_in=np.pad(np.asarray(state.W_in), pad), W_out_T=np.pad(np.asarray(state.W_out_T), pad))
@@ -381,7 +384,7 @@ def _initial_state(config: Config, vocab_size: int, layout: mesh_lib.Layout, opt
   def make():
     init_key, neg_key, data_key = _run_keys(config.seed)
     state = init_state(config, init_params(init_key, vocab_size, config.dim), key=neg_key, optimizer=optimizer)
-    return _pad_rows(state, layout.rows), data_key
+    return pad_tables(state, layout.rows, mesh_lib.table_width(config.dim)), data_key
   specs = (state_specs(jax.eval_shape(make)[0], layout), P())
   return jax.jit(make, out_shardings=jax.tree.map(lambda spec: NamedSharding(layout.mesh, spec), specs))()
 
@@ -632,7 +635,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
       states = [init_state(c, params if params is not None else init_params(k, len(vocab), c.dim), key=n,
                            optimizer=optimizer) for c, k, n in zip(configs, init_keys, neg_keys)]
       state = jax.tree.map(lambda *x: jnp.stack(x), *states) if many else states[0]
-    state = place(_pad_rows(state, layout.rows), layout)
+    state = place(pad_tables(state, layout.rows, mesh_lib.table_width(config.dim)), layout)
   table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)
                                           else [state.params['W_in'], state.params['W_out']])
   noise = batches_lib.noise(vocab.counts, config.ns_exponent)
@@ -673,7 +676,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
     epochs_R = [list(here.history) for _ in range(R)]
     history = {'epochs': epochs_R[0], 'setup_seconds': t0 - entered, 'table_bytes_per_device': table_bytes}
     if first_block is None:  # a checkpoint taken after the last epoch
-      return [TrainResult(params_of(host_state(state, len(vocab))), {**history, 'compile_seconds': 0.0,
+      return [TrainResult(params_of(host_state(state, len(vocab), config.dim)), {**history, 'compile_seconds': 0.0,
                                                                       'finish_seconds': 0.0})]
     examples_shape = jax.eval_shape(make_examples, first_block[2], keep_V, data_key, 0, 0)
     options = compiler_options(config.deterministic)
@@ -713,7 +716,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
 
     def checked_host_state():
       """The state on the host, checked: a step can turn the tables to NaN before any loss shows it."""
-      host = host_state(state, len(vocab))
+      host = host_state(state, len(vocab), config.dim)
       if not all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(params_of(host))):
         raise diverged(f'the vectors stopped being finite at or before step {global_step - 1}')
       return host

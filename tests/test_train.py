@@ -9,7 +9,7 @@ import pytest
 
 import jw2v
 from jw2v.batches import CbowBatch, Examples, SkipgramBatch, batch_at
-from jw2v.train import make_optimizer
+from jw2v.train import host_state, make_optimizer, pad_tables
 from conftest import write_text
 
 V, H, B, K = 40, 8, 32, 4
@@ -251,6 +251,26 @@ def test_a_diverging_model_of_a_sweep_is_named(small_corpus):
   base = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1)
   with pytest.raises(FloatingPointError, match='model 1 of the sweep'):
     jw2v.train_many(corpus, vocab, [base, dataclasses.replace(base, alpha=1e30)], progress=False)
+
+
+@pytest.mark.parametrize('model, batch, kw', [('skipgram', _sg_batch(), {}), ('cbow', _cbow_batch(), {}),
+                                              ('skipgram', _cbow_batch(seed=3), dict(centre_negatives=6))])
+def test_padded_tables_step_as_unpadded_and_their_padding_stays_zero(model, batch, kw):
+  config = _config(model, **kw)
+  state = jw2v.init_state(config, _params(), key=jax.random.key(7))
+  padded = pad_tables(state, V + 5, 16)
+  assert padded.W_in.shape == padded.W_out_T.shape == (V + 5, 16)
+  negatives = jw2v.draw_negatives(jax.random.key(3), _noise(), (B, kw.get('centre_negatives', K)))
+  step = jax.jit(jw2v.make_step(config))
+  for _ in range(3):
+    state, loss = step(state, batch, negatives, jnp.float32(0.1))
+    padded, padded_loss = step(padded, batch, negatives, jnp.float32(0.1))
+    np.testing.assert_allclose(float(padded_loss), float(loss), rtol=1e-6)
+  host = host_state(padded, V, H)
+  for table, padded_table, cut in zip((state.W_in, state.W_out_T), (padded.W_in, padded.W_out_T),
+                                      (host.W_in, host.W_out_T)):
+    np.testing.assert_allclose(cut, table, rtol=1e-5, atol=1e-7)
+    assert not np.any(np.asarray(padded_table)[:, H:]) and not np.any(np.asarray(padded_table)[V:])
 
 
 def test_centre_negatives_step_equals_sgd_on_the_shared_loss():
