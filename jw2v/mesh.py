@@ -220,7 +220,7 @@ def memory_estimate(vocab_size: int, config, layout: Layout) -> MemoryEstimate:
   tables = 2 * table_rows * width * 4
   optimizer = _OPTIMIZER_SLOTS[config.optimizer] * tables if dense else 0
   block = batches_lib.example_buffer_size(config.block_tokens, config.example_layout, config.window, config.batch_size)
-  per_example = 4 * (3 if config.example_layout == 'skipgram' else 2 + 2 * 2 * config.window)
+  per_example = 4 * (3 if config.example_layout == 'skipgram' else 2 + 2 * config.window)
   return MemoryEstimate(layout.devices, tables, optimizer, tables if dense else 0, block * per_example,
                         2 * vocab_size * width * 4)
 

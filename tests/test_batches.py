@@ -33,8 +33,9 @@ def _examples(corpus, model, shrink=True, keep=None, seed=0, block_tokens=1 << 2
       part['context'] = np.asarray(ex.context_P)[:n]
       assert not np.any(np.asarray(ex.center_P)[n:]) and not np.any(np.asarray(ex.context_P)[n:])
     else:
-      part['contexts'], part['mask'] = np.asarray(ex.contexts_PxC)[:n], np.asarray(ex.mask_PxC)[:n]
-      assert not np.any(np.asarray(ex.mask_PxC)[n:])
+      contexts = np.asarray(ex.contexts_PxC)
+      part['contexts'], part['mask'] = np.maximum(contexts[:n], 0), (contexts[:n] >= 0).astype(np.float32)
+      assert np.all(contexts[n:] == -1)
     parts.append(part)
   return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -122,7 +123,12 @@ def test_batches_cover_the_examples_in_order():
   cbow = batches.make_examples(jax.device_put(block), jnp.ones(50), jax.random.key(0), model='cbow', window=W,
                                shrink_windows=False, buffer_size=batches.example_buffer_size(size, 'cbow', W, 16))
   b = batches.batch_at(cbow, 0, 16)
-  assert isinstance(b, batches.CbowBatch) and b.contexts_BxC.shape == (16, 2 * W)
+  assert isinstance(b, batches.CbowBatch) and b.contexts_BxC.shape == b.mask_BxC.shape == (16, 2 * W)
+  # The mask is read off the examples' ids (-1: no context); the batch's empty slots hold id 0.
+  contexts = np.asarray(cbow.contexts_PxC)[:16]
+  np.testing.assert_array_equal(b.mask_BxC, (contexts >= 0).astype(np.float32))
+  np.testing.assert_array_equal(b.contexts_BxC, np.maximum(contexts, 0))
+  assert 0 < b.mask_BxC.sum() < b.mask_BxC.size  # the sentence ends leave slots empty
 
 
 def test_step_negatives_equal_per_step_draws():

@@ -106,7 +106,7 @@ def test_multi_step_runs_the_requested_batches_of_a_block():
   P = 3 * B
   ids = lambda: jnp.asarray(np.where(np.arange(P) < count, rng.integers(0, V, P), 0), jnp.int32)
   offset = jnp.asarray(np.arange(P) // 3, jnp.int32)
-  examples = Examples(ids(), ids(), jnp.zeros((0, 10), jnp.int32), jnp.zeros((0, 10)), offset, jnp.int32(count))
+  examples = Examples(ids(), ids(), jnp.zeros((0, 10), jnp.int32), offset, jnp.int32(count))
   schedule = optax.linear_schedule(0.1, 0.01, 1)
   multi = jw2v.make_multi_step(step, schedule, negative=K, batch_size=B, steps=4)
   state = jw2v.init_state(config, _params(), key=jax.random.key(1))
