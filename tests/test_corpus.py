@@ -1,5 +1,6 @@
 import bz2
 import functools
+import gc
 import gzip
 import hashlib
 import http.server
@@ -36,6 +37,27 @@ def test_load_corpus_rejects_empty_and_tiny_vocabularies(tmp_path):
     jw2v.load_corpus(write_text(tmp_path / 'e.txt', ' \n\n'))
   with pytest.raises(jw2v.DataError, match='min_count=5'):
     jw2v.load_corpus(write_text(tmp_path / 'small.txt', 'a b c d e\n' * 4))
+
+
+def test_load_corpus_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+  # load_corpus pauses the collector while it reads; it must come back on, also after an error.
+  good = write_text(tmp_path / 'good.txt', 'a b a b\n')
+  assert gc.isenabled()
+  seen = []
+  original = jw2v.corpus.count_words
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(jw2v.corpus, 'count_words', lambda text: seen.append(gc.isenabled()) or original(text))
+    jw2v.load_corpus(good, min_count=1)
+  assert seen == [False] and gc.isenabled()
+  with pytest.raises(jw2v.DataError, match='empty'):
+    jw2v.load_corpus(write_text(tmp_path / 'e.txt', ' \n'))
+  assert gc.isenabled()
+  gc.disable()
+  try:
+    jw2v.load_corpus(good, min_count=1)
+    assert not gc.isenabled()  # a caller's choice is kept
+  finally:
+    gc.enable()
 
 
 def test_encode_drops_unknown_words_and_keeps_sentences(tmp_path):
