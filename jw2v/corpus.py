@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import bz2
 import collections
-import contextlib
-import gc
 import gzip
 import hashlib
 import itertools
@@ -19,6 +17,7 @@ from typing import Iterator, NamedTuple, Optional
 
 import numpy as np
 
+from jw2v import collector
 from jw2v.atomic import atomic_write
 from jw2v.errors import DataError, reading
 from jw2v.vocab import Vocab, build_vocab, load_vocab, save_vocab
@@ -248,29 +247,12 @@ def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None
   Raises:
     DataError: the corpus is unusable, empty, or leaves fewer than two words after `min_count`.
   """
-  with _collector_paused():
+  with collector.paused():  # PTB's load in a fresh process 0.30 -> 0.22 s
     text = read_text(source)
     if not text.tokens:
       raise DataError(f'corpus is empty (no words): {source}')
     vocab = _vocab_or_error(count_words(text), source, min_count, max_vocab_size)
     return encode(text, vocab, max_sentence_length), vocab, text
-
-
-@contextlib.contextmanager
-def _collector_paused():
-  """Python's cyclic garbage collector off for the duration (and back on after, if it was on).
-
-  Reading a corpus into memory makes a list per line and a string per token; the allocations set off full
-  collections that walk every object made so far, though none of them can be cyclic garbage: they cost
-  PTB's load 0.25 -> 0.17 s in a fresh process.
-  """
-  enabled = gc.isenabled()
-  gc.disable()
-  try:
-    yield
-  finally:
-    if enabled:
-      gc.enable()
 
 
 def _vocab_or_error(counts, source, min_count, max_vocab_size) -> Vocab:

@@ -25,6 +25,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from jw2v import batches as batches_lib
+from jw2v import collector
 from jw2v import mesh as mesh_lib
 from jw2v.batches import SkipgramBatch
 from jw2v.config import Config
@@ -609,12 +610,23 @@ def train_many(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, progr
   return _train_models(corpus, vocab, configs, progress=progress, models_per_step=models_per_step)
 
 
-def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: Optional[dict] = None,
-                  optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
-                  resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
-                  checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None,
-                  models_per_step: Optional[int] = None) -> list[TrainResult]:
-  """`train` for one config, or R configs (`train_many`: vmapped over a leading model axis, one device)."""
+def _train_models(*args, **kwargs) -> list[TrainResult]:
+  """`train` for one config, or R configs (`train_many`: vmapped over a leading model axis, one device).
+
+  Python's garbage collector is paused until the programs are compiled: tracing makes many objects,
+  and the full collections they set off took 0.05 s of a CPU run's start (PTB CBOW, 4 alternating runs).
+  """
+  with collector.paused() as resume_collector:
+    return _run_models(*args, **kwargs, programs_compiled=resume_collector)
+
+
+def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: Optional[dict] = None,
+                optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
+                resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
+                checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None,
+                models_per_step: Optional[int] = None, programs_compiled: Callable[[], None] = lambda: None
+                ) -> list[TrainResult]:
+  """`_train_models`; calls `programs_compiled()` once the programs are compiled, before training."""
   entered = time.perf_counter()
   configs = [c.resolved(jax.default_backend()) for c in configs]
   config, R, many = configs[0], len(configs), len(configs) > 1
@@ -687,6 +699,7 @@ def _train_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params
     compiled = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise, *rates).compile(options)
     multi_step = lambda *args: compiled(*args, *rates)
     history['compile_seconds'] = time.perf_counter() - t0
+    programs_compiled()
 
     bar = tqdm(total=total_words, unit='word', unit_scale=True, dynamic_ncols=True,
                disable=not progress or jax.process_index() != 0,

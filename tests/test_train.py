@@ -1,5 +1,6 @@
 import dataclasses
 import functools
+import gc
 
 import jax
 import jax.numpy as jnp
@@ -187,6 +188,19 @@ def test_divergence_is_reported(small_corpus):
   with pytest.raises(FloatingPointError, match='lower learning rate'):
     jw2v.train(corpus, vocab, jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1, alpha=1e30),
                progress=False)
+
+
+def test_the_garbage_collector_runs_during_training_and_after_it(small_corpus):
+  # train pauses the collector while it compiles; the training loop and the caller get it back.
+  corpus, vocab = small_corpus
+  during = []
+  jw2v.train(corpus, vocab, jw2v.Config(model='cbow', dim=8, min_count=1, epochs=1), progress=False,
+             should_stop=lambda: during.append(gc.isenabled()) and False)
+  assert during and all(during) and gc.isenabled()
+  with pytest.raises(FloatingPointError):
+    jw2v.train(corpus, vocab, jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1, alpha=1e30),
+               progress=False)
+  assert gc.isenabled()
 
 
 def test_named_optimizer_lets_the_loop_set_the_rate():
