@@ -688,8 +688,8 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
     epochs_R = [list(here.history) for _ in range(R)]
     history = {'epochs': epochs_R[0], 'setup_seconds': t0 - entered, 'table_bytes_per_device': table_bytes}
     if first_block is None:  # a checkpoint taken after the last epoch
-      return [TrainResult(params_of(host_state(state, len(vocab), config.dim)), {**history, 'compile_seconds': 0.0,
-                                                                      'finish_seconds': 0.0})]
+      return [TrainResult(params_of(host_state(state, len(vocab), config.dim)),
+                          {**history, 'compile_seconds': 0.0, 'finish_seconds': 0.0})]
     options = compiler_options(config.deterministic)
     lowered = make_examples.lower(first_block[2], keep_V, data_key, 0, 0)
     examples_shape = lowered.out_info  # (tracing it again for jax.eval_shape cost 0.03 s)
