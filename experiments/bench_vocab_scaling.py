@@ -43,7 +43,7 @@ def main():
     jax.config.update('jax_platforms', {'gpu': 'cuda', 'cpu': 'cpu'}[args.device])
   import jax.numpy as jnp
   import jw2v
-  from jw2v import batches, mesh
+  from jw2v import batches
   from jw2v.train import learning_rate_schedule, pad_tables
 
   def stepper(config, vocab_size, counts, noise, corpus, steps):
@@ -61,7 +61,7 @@ def main():
                                  batch_size=config.batch_size, steps=steps)
     # The sparse path's tables as `train` stores them (`mesh.table_width` columns); the reference path's as given.
     state = [pad_tables(jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
-                                        key=jax.random.key(2)), vocab_size, mesh.table_width(config.dim))]
+                                        key=jax.random.key(2)), vocab_size)]
 
     def run():
       start = time.perf_counter()

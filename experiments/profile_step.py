@@ -33,7 +33,7 @@ def main():
     jax.config.update('jax_platforms', {'gpu': 'cuda', 'cpu': 'cpu'}[args.device])
   import jax.numpy as jnp
   import jw2v
-  from jw2v import batches, mesh
+  from jw2v import batches
   from jw2v.model import embedding, negative_sampling_loss
   from jw2v.train import SparseState, compiler_options, learning_rate_schedule, pad_tables
 
@@ -95,7 +95,7 @@ def main():
     multi = jw2v.make_multi_step(variant(mode), learning_rate_schedule(config), negative=config.negative,
                                  batch_size=B, steps=S)
     state = [pad_tables(jw2v.init_state(config, jw2v.init_params(jax.random.key(1), len(vocab), H), key=jax.random.key(2)),
-                        len(vocab), mesh.table_width(H))]  # stored as `train` stores them
+                        len(vocab))]  # stored as `train` stores them
     compiled = multi.lower(state[0], examples, 0, S, 0.0, 1e-9, noise).compile(options)
 
     def run():

@@ -355,13 +355,17 @@ def host_state(state, vocab_size: int, dim: int):
   return arrays._replace(key=key)
 
 
-def pad_tables(state, rows: int, width: int):
-  """A sparse-path state whose tables have `rows` rows and `width` columns (`mesh.table_width`): zeros
-  added, which no step changes (rows past the vocabulary are never looked up; the extra columns of h and
-  of every output row are zero, so are their updates). Any other state is returned as it is."""
-  if not isinstance(state, SparseState) or state.W_in.shape[-2:] == (rows, width):
+def pad_tables(state, rows: int, width: Optional[int] = None):
+  """A sparse-path state whose tables have `rows` rows and `width` columns (default: `mesh.table_width` of
+  their dim, as `train` stores them): zeros added, which no step changes (rows past the vocabulary are
+  never looked up; the extra columns of h and of every output row are zero, so are their updates). Any
+  other state is returned as it is."""
+  if not isinstance(state, SparseState):
     return state
   V, H = state.W_in.shape[-2:]
+  width = mesh_lib.table_width(H) if width is None else width
+  if (V, H) == (rows, width):
+    return state
   pad = [(0, 0)] * (state.W_in.ndim - 2) + [(0, rows - V), (0, width - H)]
   if isinstance(state.W_in, jax.Array):  # e.g. traced, in `_initial_state`
     return state._replace(W_in=jnp.pad(state.W_in, pad), W_out_T=jnp.pad(state.W_out_T, pad))
@@ -385,7 +389,7 @@ def _initial_state(config: Config, vocab_size: int, layout: mesh_lib.Layout, opt
   def make():
     init_key, neg_key, data_key = _run_keys(config.seed)
     state = init_state(config, init_params(init_key, vocab_size, config.dim), key=neg_key, optimizer=optimizer)
-    return pad_tables(state, layout.rows, mesh_lib.table_width(config.dim)), data_key
+    return pad_tables(state, layout.rows), data_key
   specs = (state_specs(jax.eval_shape(make)[0], layout), P())
   return jax.jit(make, out_shardings=jax.tree.map(lambda spec: NamedSharding(layout.mesh, spec), specs))()
 
@@ -647,7 +651,7 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
       states = [init_state(c, params if params is not None else init_params(k, len(vocab), c.dim), key=n,
                            optimizer=optimizer) for c, k, n in zip(configs, init_keys, neg_keys)]
       state = jax.tree.map(lambda *x: jnp.stack(x), *states) if many else states[0]
-    state = place(pad_tables(state, layout.rows, mesh_lib.table_width(config.dim)), layout)
+    state = place(pad_tables(state, layout.rows), layout)
   table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)
                                           else [state.params['W_in'], state.params['W_out']])
   noise = batches_lib.noise(vocab.counts, config.ns_exponent)
