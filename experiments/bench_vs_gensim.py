@@ -19,6 +19,7 @@ scores, and the ratios gensim time / jw2v time (above 1: jw2v is faster).
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py            # PTB, both models
   python experiments/bench_vs_gensim.py --corpus my.txt --models skipgram --epochs 5
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --repeats 3   # medians of 3 rounds
+  JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --init-scale 1  # gensim 4's initial range
 
 Writes results.json and results.md into --out (default runs/bench).
 """
@@ -66,6 +67,8 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   extra = {'batch_size': args.batch_size} if args.batch_size else {}
   if args.centre_negatives is not None and model == 'skipgram':
     extra['centre_negatives'] = args.centre_negatives
+  if args.init_scale is not None:
+    extra['init_scale'] = args.init_scale
   config = jw2v.Config(model=model, **settings, **extra)
   start = time.perf_counter()
   corpus, vocab, _ = jw2v.load_corpus(path, config.min_count)
@@ -85,6 +88,8 @@ def measure(tool: str, model: str, path: str, args, env=None) -> dict:
     cmd.append(f'--batch-size={args.batch_size}')
   if args.centre_negatives is not None:
     cmd.append(f'--centre-negatives={args.centre_negatives}')
+  if args.init_scale is not None:
+    cmd.append(f'--init-scale={args.init_scale}')
   out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
   row = json.loads(out.stdout.strip().splitlines()[-1])
   words = row['raw_words'] * args.epochs
@@ -115,6 +120,9 @@ def main():
   parser.add_argument('--centre-negatives', type=int, default=None,
                       help="jw2v skip-gram: negatives per centre, shared by its pairs (0: per pair, as word2vec.c; "
                            "default: jw2v's for the device, 10 on a CPU)")
+  parser.add_argument('--init-scale', type=float, default=None,
+                      help="jw2v's initial vectors: uniform in [-S/dim, S/dim) (default 0.5, word2vec.c's; gensim 4 "
+                           "uses 1.0)")
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
   parser.add_argument('--repeats', type=int, default=1, help='rounds of the three runs; medians are reported')
   parser.add_argument('--out', default='runs/bench')

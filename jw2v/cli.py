@@ -34,6 +34,8 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
                                             'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '
                                       '(dense reference path: jax.grad + optax)'),
+    ('--init-scale', 'init_scale', float, 'initial vectors uniform in [-S/dim, S/dim): 0.5 as word2vec.c '
+                                          '(default), 1.0 as gensim 4'),
     ('--seed', 'seed', int, 'random seed (default 1)'),
     ('--devices', 'devices', int, 'train on the first N devices (default: all; across processes in a '
                                   'multi-process run)'),

@@ -27,6 +27,8 @@ class Config:
   negatives per centre word, shared by all of that centre's (centre, context) pairs, each weighted
   `negative / N` per pair it serves, so that a pair still gets `negative` negatives' worth of updates in
   expectation; a step then gathers and updates far fewer rows (see the README's speed section).
+  `init_scale` sets the range of the initial W_in, uniform in [-init_scale/dim, init_scale/dim): 0.5 is
+  word2vec.c's (and gensim 3's), 1.0 gensim 4's, which scored higher on PTB (see the README's Results).
 
   Two fields default to None, "chosen for the devices": `resolved(platform)` (which `train` applies)
   fills them in. `centre_negatives=None` is 10 for skip-gram on the sparse path on a CPU, where it is
@@ -57,6 +59,7 @@ class Config:
   shard_tables: bool = False
   centre_negatives: Optional[int] = None
   max_sentence_length: int = 10_000
+  init_scale: float = 0.5
   seed: int = 1
 
   def __post_init__(self):
@@ -87,6 +90,7 @@ class Config:
     need(self.max_vocab_size is None or (isinstance(self.max_vocab_size, int) and self.max_vocab_size >= 2),
          f'max_vocab_size must be >= 2, got {self.max_vocab_size!r}')
     need(_finite(self.sample) and self.sample >= 0, f'sample must be >= 0, got {self.sample!r}')
+    need(_finite(self.init_scale) and self.init_scale > 0, f'init_scale must be > 0, got {self.init_scale!r}')
     need(_finite(self.ns_exponent), f'ns_exponent must be a finite number, got {self.ns_exponent!r}')
     need(self.alpha is None or (_finite(self.alpha) and self.alpha > 0), f'alpha must be > 0, got {self.alpha!r}')
     need(_finite(self.min_alpha) and self.min_alpha >= 0, f'min_alpha must be >= 0, got {self.min_alpha!r}')

@@ -13,18 +13,19 @@ import jax
 import jax.numpy as jnp
 
 
-def init_params(key: jax.Array, vocab_size: int, dim: int) -> dict:
-  """word2vec.c's initialisation.
+def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 0.5) -> dict:
+  """word2vec.c's initialisation (scale 0.5); gensim 4 draws W_in twice as wide (scale 1.0).
 
   Args:
     key: PRNG key.
     vocab_size: V.
     dim: H.
+    scale: W_in is uniform in [-scale/H, scale/H).
 
   Returns:
-    {'W_in': (V, H) uniform in [-0.5/H, 0.5/H), 'W_out': (H, V) zeros}, float32.
+    {'W_in': (V, H) uniform in [-scale/H, scale/H), 'W_out': (H, V) zeros}, float32.
   """
-  W_in = jax.random.uniform(key, (vocab_size, dim), jnp.float32, -0.5 / dim, 0.5 / dim)
+  W_in = jax.random.uniform(key, (vocab_size, dim), jnp.float32, -scale / dim, scale / dim)
   return {'W_in': W_in, 'W_out': jnp.zeros((dim, vocab_size), jnp.float32)}
 
 

@@ -388,7 +388,8 @@ def _initial_state(config: Config, vocab_size: int, layout: mesh_lib.Layout, opt
   """
   def make():
     init_key, neg_key, data_key = _run_keys(config.seed)
-    state = init_state(config, init_params(init_key, vocab_size, config.dim), key=neg_key, optimizer=optimizer)
+    params = init_params(init_key, vocab_size, config.dim, config.init_scale)
+    state = init_state(config, params, key=neg_key, optimizer=optimizer)
     return pad_tables(state, layout.rows), data_key
   specs = (state_specs(jax.eval_shape(make)[0], layout), P())
   return jax.jit(make, out_shardings=jax.tree.map(lambda spec: NamedSharding(layout.mesh, spec), specs))()
@@ -648,8 +649,8 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
     if resume is not None:
       state = resume.state
     else:
-      states = [init_state(c, params if params is not None else init_params(k, len(vocab), c.dim), key=n,
-                           optimizer=optimizer) for c, k, n in zip(configs, init_keys, neg_keys)]
+      start = lambda c, k: params if params is not None else init_params(k, len(vocab), c.dim, c.init_scale)
+      states = [init_state(c, start(c, k), key=n, optimizer=optimizer) for c, k, n in zip(configs, init_keys, neg_keys)]
       state = jax.tree.map(lambda *x: jnp.stack(x), *states) if many else states[0]
     state = place(pad_tables(state, layout.rows), layout)
   table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)

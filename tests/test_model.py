@@ -21,6 +21,13 @@ def test_init_params_follows_word2vec_c():
   assert not np.any(np.asarray(params['W_out']))
 
 
+def test_init_scale_widens_the_initial_range():
+  narrow = np.asarray(jw2v.init_params(jax.random.key(0), 500, 40)['W_in'])
+  wide = np.asarray(jw2v.init_params(jax.random.key(0), 500, 40, scale=1.0)['W_in'])  # gensim 4's range
+  assert wide.min() >= -1 / 40 and wide.max() < 1 / 40 and np.abs(wide).max() > 0.99 / 40
+  np.testing.assert_allclose(wide, 2 * narrow, rtol=1e-6, atol=1e-9)
+
+
 def test_embedding_is_one_hot_product():
   W_in = jax.random.normal(jax.random.key(1), (7, 3))
   idx = jnp.array([4, 0, 4, 6])

@@ -330,6 +330,16 @@ def test_fields_left_to_the_devices_are_resolved_per_platform():
   assert cpu.resolved('gpu') == cpu  # resolving twice changes nothing
 
 
+def test_train_starts_from_init_scale(small_corpus):
+  corpus, vocab = small_corpus
+  # a learning rate of 1e-12 leaves the vectors where they started, to float precision
+  common = dict(model='cbow', dim=8, min_count=1, epochs=1, steps_per_call=4, alpha=1e-12, min_alpha=0.0)
+  narrow = jw2v.train(corpus, vocab, jw2v.Config(**common), progress=False).params['W_in']
+  wide = jw2v.train(corpus, vocab, jw2v.Config(init_scale=1.0, **common), progress=False).params['W_in']
+  assert np.abs(narrow).max() <= 0.5 / 8 and np.abs(wide).max() > 0.9 / 8
+  np.testing.assert_allclose(wide, 2 * narrow, rtol=1e-5, atol=1e-8)
+
+
 def test_train_uses_the_resolved_config(small_corpus):
   corpus, vocab = small_corpus
   common = dict(model='skipgram', dim=8, min_count=1, epochs=1, steps_per_call=4)
