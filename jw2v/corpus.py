@@ -218,9 +218,27 @@ def sentence_offsets(lengths: np.ndarray, max_sentence_length: int, start: int =
 def _encode_tokens(tokens: list, line_lengths: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
   """Ids of the in-vocabulary tokens, and how many of them each line keeps."""
   ids = np.fromiter(map(vocab.index.get, tokens, itertools.repeat(-1)), dtype=np.int64, count=len(tokens))
+  return _drop_unknown(ids, line_lengths)
+
+
+def _drop_unknown(ids: np.ndarray, line_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """The ids that are not -1 (int32), and how many of them each line keeps."""
   known = ids >= 0
+  if known.all():
+    return ids.astype(np.int32), line_lengths
   line_of_token = np.repeat(np.arange(len(line_lengths)), line_lengths)
   return ids[known].astype(np.int32), np.bincount(line_of_token[known], minlength=len(line_lengths))
+
+
+def _number_words(tokens: list) -> tuple[dict, dict, np.ndarray]:
+  """One pass over the tokens: each distinct word numbered in order of first occurrence.
+
+  Returns:
+    (word -> count and word -> number, both in order of first occurrence; each token's number).
+  """
+  number = collections.defaultdict(itertools.count().__next__)
+  numbers = np.fromiter(map(number.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+  return dict(zip(number, np.bincount(numbers, minlength=len(number)).tolist())), number, numbers
 
 
 def encode(text: Text, vocab: Vocab, max_sentence_length: int = 10_000) -> Corpus:
@@ -251,8 +269,15 @@ def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None
     text = read_text(source)
     if not text.tokens:
       raise DataError(f'corpus is empty (no words): {source}')
-    vocab = _vocab_or_error(count_words(text), source, min_count, max_vocab_size)
-    return encode(text, vocab, max_sentence_length), vocab, text
+    # The same as count_words, build_vocab and encode, but the tokens are looked up once, not twice
+    # (numbered while counted, then renumbered by the vocabulary): PTB's counting and encoding 103 -> 48 ms.
+    counts, number, numbers = _number_words(text.tokens)
+    vocab = _vocab_or_error(counts, source, min_count, max_vocab_size)
+    renumber = np.full(len(number), -1, np.int64)
+    renumber[[number[w] for w in vocab.words]] = np.arange(len(vocab))
+    ids, kept = _drop_unknown(renumber[numbers], text.line_lengths)
+    offsets = np.append(sentence_offsets(kept, max_sentence_length), len(ids)).astype(np.int64)
+    return Corpus(ids, offsets, len(text.tokens)), vocab, text
 
 
 def _vocab_or_error(counts, source, min_count, max_vocab_size) -> Vocab:

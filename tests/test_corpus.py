@@ -44,9 +44,9 @@ def test_load_corpus_leaves_the_garbage_collector_as_it_found_it(tmp_path):
   good = write_text(tmp_path / 'good.txt', 'a b a b\n')
   assert gc.isenabled()
   seen = []
-  original = jw2v.corpus.count_words
+  original = jw2v.corpus._number_words
   with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(jw2v.corpus, 'count_words', lambda text: seen.append(gc.isenabled()) or original(text))
+    patch.setattr(jw2v.corpus, '_number_words', lambda tokens: seen.append(gc.isenabled()) or original(tokens))
     jw2v.load_corpus(good, min_count=1)
   assert seen == [False] and gc.isenabled()
   with pytest.raises(jw2v.DataError, match='empty'):
@@ -68,6 +68,25 @@ def test_encode_drops_unknown_words_and_keeps_sentences(tmp_path):
   assert corpus.ids.tolist() == [0, 1, 0, 1, 1, 0]
   assert corpus.offsets.tolist() == [0, 3, 6]  # the line of only 'qq' disappears
   assert corpus.raw_words == 8 and corpus.ids.dtype == np.int32
+
+
+@pytest.mark.parametrize('min_count, max_vocab_size', [(1, None), (2, None), (1, 3), (3, 2), (2, 1)])
+def test_load_corpus_is_count_build_and_encode(tmp_path, min_count, max_vocab_size):
+  # load_corpus's one-pass numbering gives what the three public steps give: the vocabulary's order (ties
+  # in order of first occurrence), the ids, and the sentences, also when words fall out of the vocabulary.
+  lines = ['d c b a', 'e', 'a b c d a b c a b a', '', 'f f f e e', 'c d', 'x', 'e f x y z x']
+  path = write_text(tmp_path / 'c.txt', '\n'.join(lines) + '\n')
+  text = jw2v.read_text(path)
+  vocab = jw2v.build_vocab(count_words(text), min_count, max_vocab_size)
+  if len(vocab) < 2:
+    with pytest.raises(jw2v.DataError, match='distinct word'):
+      jw2v.load_corpus(path, min_count, max_vocab_size, max_sentence_length=3)
+    return
+  expected = jw2v.encode(text, vocab, max_sentence_length=3)
+  corpus, got_vocab, _ = jw2v.load_corpus(path, min_count, max_vocab_size, max_sentence_length=3)
+  assert got_vocab.words == vocab.words and got_vocab.counts.tolist() == vocab.counts.tolist()
+  assert corpus.ids.dtype == np.int32 and corpus.ids.tolist() == expected.ids.tolist()
+  assert corpus.offsets.tolist() == expected.offsets.tolist() and corpus.raw_words == expected.raw_words
 
 
 def test_long_lines_are_cut_into_chunks(tmp_path):
