@@ -252,7 +252,11 @@ def encode(text: Text, vocab: Vocab, max_sentence_length: int = 10_000) -> Corpu
   Returns:
     The Corpus; sentences left empty are dropped.
   """
-  ids, kept = _encode_tokens(text.tokens, text.line_lengths, vocab)
+  return _corpus(*_encode_tokens(text.tokens, text.line_lengths, vocab), text, max_sentence_length)
+
+
+def _corpus(ids: np.ndarray, kept: np.ndarray, text: Text, max_sentence_length: int) -> Corpus:
+  """The Corpus of `text`'s kept ids, given how many each line keeps (lines cut into sentences)."""
   offsets = np.append(sentence_offsets(kept, max_sentence_length), len(ids)).astype(np.int64)
   return Corpus(ids, offsets, len(text.tokens))
 
@@ -275,9 +279,7 @@ def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None
     vocab = _vocab_or_error(counts, source, min_count, max_vocab_size)
     renumber = np.full(len(number), -1, np.int64)
     renumber[[number[w] for w in vocab.words]] = np.arange(len(vocab))
-    ids, kept = _drop_unknown(renumber[numbers], text.line_lengths)
-    offsets = np.append(sentence_offsets(kept, max_sentence_length), len(ids)).astype(np.int64)
-    return Corpus(ids, offsets, len(text.tokens)), vocab, text
+    return _corpus(*_drop_unknown(renumber[numbers], text.line_lengths), text, max_sentence_length), vocab, text
 
 
 def _vocab_or_error(counts, source, min_count, max_vocab_size) -> Vocab:
