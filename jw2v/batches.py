@@ -1,11 +1,12 @@
 """Training examples, made on the device: subsampling, shrinking windows, pairs / context rows, negatives.
 
 The host cuts the corpus into blocks of whole sentences, padded to a fixed size T (`corpus_blocks`). For
-each block, one jitted function (`make_examples`) subsamples the tokens (word2vec.c's keep probability,
-redrawn every epoch), draws each centre's window, and writes the block's examples, in corpus order and
-never across a sentence boundary, to the front of fixed-size device buffers: skip-gram (centre, context)
-pairs, or CBOW rows of up to 2 * window masked contexts. Training steps then slice consecutive batches out
-of those buffers (`batch_at`), and negatives are drawn on the device from the unigram^0.75 distribution
+each block, one jitted function (`make_examples`, or `host_examples`, the same with numpy on the host, from
+the same random bits) subsamples the tokens (word2vec.c's keep probability, redrawn every epoch), draws
+each centre's window, and writes the block's examples, in corpus order and never across a sentence
+boundary, to the front of fixed-size buffers: skip-gram (centre, context) pairs, or CBOW rows of up to
+2 * window masked contexts. Training steps then slice consecutive batches out of those buffers on the
+device (`batch_at`), and negatives are drawn on the device from the unigram^0.75 distribution
 (`draw_negatives`, `step_negatives`). Nothing loops over tokens in Python, and no batch crosses the
 host-device boundary.
 """
@@ -152,10 +153,7 @@ def make_examples(block: Block, keep_V: jax.Array, key: jax.Array, *, model: str
     Examples, in corpus order: centre by centre, and for skip-gram each centre's contexts left to right.
   """
   T = block.ids_T.shape[0]
-  # One 32-bit draw per token serves both of word2vec.c's draws: its low 16 bits decide the subsampling
-  # (word2vec.c also compares the keep probability with 16 random bits), the high 16 the window shrink.
-  # One draw instead of two compiled a tenth of a second faster on a CPU.
-  bits_T = jax.random.bits(key, (T,), jnp.uint32)
+  bits_T = example_bits(key, T)
   position_T = jnp.arange(T)
   kept_T = ((bits_T & 0xFFFF).astype(jnp.float32) < keep_V[block.ids_T] * 65536) & (position_T < block.n)
   # Subsampled tokens are removed before windows are drawn (word2vec.c): compact the kept ones.
@@ -187,6 +185,77 @@ def make_examples(block: Block, keep_V: jax.Array, key: jax.Array, *, model: str
   real_PxC = jnp.where(live_P[:, None], valid_TxC[row_P], False)
   return Examples(jnp.where(live_P, ids_T[row_P], 0), jnp.zeros((0,), jnp.int32),
                   jnp.where(real_PxC, context_TxC[row_P], -1), jnp.where(live_P, origin_T[row_P], 0), count)
+
+
+def example_bits(key: jax.Array, size: int) -> jax.Array:
+  """The random bits a block's examples are made from: one uint32 per token position.
+
+  One 32-bit draw per token serves both of word2vec.c's draws: its low 16 bits decide the subsampling
+  (word2vec.c also compares the keep probability with 16 random bits), the high 16 the window shrink. (One
+  draw instead of two compiled a tenth of a second faster on a CPU.)
+  """
+  return jax.random.bits(key, (size,), jnp.uint32)
+
+
+def host_examples(block: Block, keep_V: np.ndarray, bits_T: np.ndarray, *, model: str, window: int,
+                  shrink_windows: bool, buffer_size: int) -> Examples:
+  """`make_examples` done on the host with numpy, from the block's `example_bits`: the same examples.
+
+  A CPU runs one program at a time, so examples made there stall training for as long as they take (about
+  7 ms of a PTB block's 70 ms of CBOW steps); made on the host, in the thread that feeds the blocks, they
+  are ready before the device needs them, and no program has to be compiled for them.
+
+  Args:
+    block: the tokens, as host arrays.
+    keep_V: subsampling keep probability of each word (float32).
+    bits_T: `example_bits` of the block's key, as a host array.
+    model, window, shrink_windows, buffer_size: as for `make_examples`.
+
+  Returns:
+    Examples of host arrays, equal to `make_examples`'s for the same key.
+  """
+  n = int(block.n)
+  ids_n = np.asarray(block.ids_T[:n])
+  kept_n = (bits_T[:n] & 0xFFFF).astype(np.float32) < keep_V[ids_n] * np.float32(65536)
+  origin_K = np.flatnonzero(kept_n).astype(np.int32)  # block position of each kept token
+  K, C = len(origin_K), 2 * window
+  ids_K, sentence_K = ids_n[origin_K], np.asarray(block.sentence_T)[origin_K]
+  if shrink_windows:  # make_examples draws the k-th kept token's window from bits k
+    shrink_K = (bits_T[:K] >> 16).astype(np.float32) * np.float32(window / 65536)
+    window_K = window - np.minimum(shrink_K, window - 1).astype(np.int32)
+  else:
+    window_K = np.full(K, window, np.int32)
+  # Each kept token's neighbours at offsets -window..window (no 0), from arrays padded by `window` on both
+  # sides; the padding's sentence label -1 matches no token's.
+  slots = [o + window for o in range(-window, window + 1) if o]
+  around = lambda a, fill: np.lib.stride_tricks.sliding_window_view(
+      np.concatenate([np.full(window, fill, np.int32), a, np.full(window + 1, fill, np.int32)]), C + 1)[:K, slots]
+  context_KxC = around(ids_K, 0)
+  valid_KxC = around(sentence_K, -1) == sentence_K[:, None]
+  valid_KxC &= np.abs(np.array(slots) - window)[None, :] <= window_K[:, None]
+  P = buffer_size
+  center_P, offset_P = np.zeros(P, np.int32), np.zeros(P, np.int32)
+  if model == 'skipgram':
+    pair_Q = np.flatnonzero(valid_KxC)  # centre by centre, each centre's contexts left to right
+    row_Q, count = pair_Q // C, len(pair_Q)
+    context_P = np.zeros(P, np.int32)
+    context_P[:count] = context_KxC.reshape(-1)[pair_Q]
+    contexts_PxC = np.zeros((0, C), np.int32)
+  else:
+    row_Q = np.flatnonzero(valid_KxC.any(axis=1))
+    count = len(row_Q)
+    context_P = np.zeros((0,), np.int32)
+    contexts_PxC = np.full((P, C), -1, np.int32)
+    contexts_PxC[:count] = np.where(valid_KxC[row_Q], context_KxC[row_Q], -1)
+  center_P[:count], offset_P[:count] = ids_K[row_Q], origin_K[row_Q]
+  return Examples(center_P, context_P, contexts_PxC, offset_P, np.int32(count))
+
+
+def examples_shape(size: int, model: str, window: int, buffer_size: int) -> Examples:
+  """The shapes and dtypes of `make_examples`'s (and `host_examples`') output, as jax.ShapeDtypeStruct."""
+  P, C = buffer_size, 2 * window
+  shapes = ((P,), (P,) if model == 'skipgram' else (0,), (0, C) if model == 'skipgram' else (P, C), (P,), ())
+  return Examples(*(jax.ShapeDtypeStruct(shape, jnp.int32) for shape in shapes))
 
 
 def _compact(keep_N: jax.Array, size: int):

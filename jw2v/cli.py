@@ -36,6 +36,8 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
                                       '(dense reference path: jax.grad + optax)'),
     ('--init-scale', 'init_scale', float, 'initial vectors uniform in [-S/dim, S/dim): 0.5 as word2vec.c '
                                           '(default), 1.0 as gensim 4'),
+    ('--examples-on', 'examples_on', str, 'host or device: where training examples are made (default: host '
+                                          'when training on one CPU device, where it is faster; same results)'),
     ('--seed', 'seed', int, 'random seed (default 1)'),
     ('--devices', 'devices', int, 'train on the first N devices (default: all; across processes in a '
                                   'multi-process run)'),

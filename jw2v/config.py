@@ -29,6 +29,10 @@ class Config:
   expectation; a step then gathers and updates far fewer rows (see the README's speed section).
   `init_scale` sets the range of the initial W_in, uniform in [-init_scale/dim, init_scale/dim): 0.5 is
   word2vec.c's (and gensim 3's), 1.0 gensim 4's, which scored higher on PTB (see the README's Results).
+  `examples_on` is where each block's training examples are made from its random bits: 'device' (one
+  jitted program), 'host' (numpy, in the thread that feeds the blocks, while the device trains on the
+  previous block; one device only) or None, which is 'host' when training on one CPU device and 'device'
+  otherwise. Both make the same examples, so the choice changes speed, not results.
 
   Two fields default to None, "chosen for the devices": `resolved(platform)` (which `train` applies)
   fills them in. `centre_negatives=None` is 10 for skip-gram on the sparse path on a CPU, where it is
@@ -60,6 +64,7 @@ class Config:
   centre_negatives: Optional[int] = None
   max_sentence_length: int = 10_000
   init_scale: float = 0.5
+  examples_on: Optional[str] = None
   seed: int = 1
 
   def __post_init__(self):
@@ -70,6 +75,7 @@ class Config:
     need(self.model in MODELS, f'model must be one of {", ".join(MODELS)}, got {self.model!r}')
     need(self.optimizer in OPTIMIZERS, f'optimizer must be one of {", ".join(OPTIMIZERS)}, got {self.optimizer!r}')
     need(self.path is None or self.path in PATHS, f'path must be one of {", ".join(PATHS)}, got {self.path!r}')
+    need(self.examples_on in (None, 'host', 'device'), f'examples_on must be host or device, got {self.examples_on!r}')
     need(not (self.path == 'sparse' and self.optimizer != 'sgd'),
          f'the sparse path only does SGD; optimizer {self.optimizer!r} needs path="reference"')
     for name in ('dim', 'window', 'negative', 'min_count', 'epochs', 'batch_size', 'steps_per_call',

@@ -657,20 +657,30 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
                                           else [state.params['W_in'], state.params['W_out']])
   noise = batches_lib.noise(vocab.counts, config.ns_exponent)
   noise = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), noise)
-  keep_V = mesh_lib.put(keep_probabilities(vocab.counts, config.sample).astype(np.float32), layout.replicated())
+  keep = keep_probabilities(vocab.counts, config.sample).astype(np.float32)
+  keep_V = mesh_lib.put(keep, layout.replicated())
   B, S = config.batch_size, config.steps_per_call
   T = batches_lib.block_size(corpus, config.block_tokens, layout.devices)
+  one_device = layout.devices == 1 and jax.process_count() == 1
+  if config.examples_on == 'host' and not one_device:
+    raise ConfigError(f'examples_on="host" makes the examples for one device; this run trains on '
+                      f'{layout.devices} (leave it unset to make them on the devices)')
+  on_host = config.examples_on == 'host' or (config.examples_on is None and one_device
+                                              and jax.default_backend() == 'cpu')
+  how = dict(model=config.example_layout, window=config.window, shrink_windows=config.shrink_windows,
+             buffer_size=batches_lib.example_buffer_size(T, config.example_layout, config.window, B))
+  # Block b of epoch e draws from fold_in(fold_in(data_key, e), b), folded in inside the programs rather
+  # than eagerly (an eager fold_in is one more program to compile at the start).
+  block_key = lambda key, epoch, b: jax.random.fold_in(jax.random.fold_in(key, epoch), b)
   # Every device holds a slice of each block (a process reads only its devices' slices of the corpus);
   # the examples made from it are the same on all devices, whatever their number.
-  examples_of = functools.partial(
-      batches_lib.make_examples, model=config.example_layout, window=config.window,
-      shrink_windows=config.shrink_windows,
-      buffer_size=batches_lib.example_buffer_size(T, config.example_layout, config.window, B))
-  # Block b of epoch e draws from fold_in(fold_in(data_key, e), b), folded in here rather than eagerly
-  # (an eager fold_in is one more program to compile at the start).
   def make_examples(block, keep_V, key, epoch, b):
-    return examples_of(block, keep_V, jax.random.fold_in(jax.random.fold_in(key, epoch), b))
+    return batches_lib.make_examples(block, keep_V, block_key(key, epoch, b), **how)
   make_examples = jax.jit(make_examples, out_shardings=layout.replicated())
+
+  @jax.jit
+  def block_bits(key, epoch, b):
+    return batches_lib.example_bits(block_key(key, epoch, b), T)
   # One device needs no shard_map: its collectives would be identities, but wrapping the loop in it cost
   # 18 % of a CPU step. The step function is the same.
   spread = layout if layout.devices > 1 else None
@@ -681,35 +691,51 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
   total_words = corpus_words * config.epochs
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
 
-  def blocks():  # a background thread cuts the blocks and copies them to the device, ahead of use
+  def blocks():
+    """Run by a background thread, ahead of use: each block on the device, or its examples made on the host
+    (with their count); and where the block lies."""
     for epoch in range(here.epoch, config.epochs):
       for b, span in enumerate(batches_lib.block_spans(corpus, T)):
-        if (epoch, b) >= (here.epoch, here.block):
-          yield epoch, b, mesh_lib.put_block(corpus, span, T, layout), span.lo, span.hi - span.lo
+        if (epoch, b) < (here.epoch, here.block):
+          continue
+        if not on_host:
+          yield epoch, b, mesh_lib.put_block(corpus, span, T, layout), None, span.lo, span.hi - span.lo
+          continue
+        block = batches_lib.Block(*batches_lib.read_block(corpus, span, T), np.int32(span.hi - span.lo))
+        bits = np.asarray(block_bits(data_key, epoch, b))  # waits for the device work queued before it
+        examples = batches_lib.host_examples(block, keep, bits, **how)
+        yield (epoch, b, jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), examples),
+               int(examples.count), span.lo, span.hi - span.lo)
 
   t0 = time.perf_counter()
   with contextlib.closing(batches_lib.prefetch(blocks())) as feed:  # stops the feed's thread however we leave
+    options = compiler_options(config.deterministic)
+    # A sweep's models each follow their own schedule (all linear): its rates at the start and the end.
+    rates = (jnp.array([[schedule(0.0), schedule(1.0)] for schedule in map(learning_rate_schedule, configs)],
+                       jnp.float32),) if many else ()
+    compile_steps = lambda examples_shape: multi_step.lower(
+        state, examples_shape, 0, 0, 0.0, 0.0, noise, *rates).compile(options)
+    if on_host:  # compiled while the feed's thread makes the first block's examples
+      compiled = compile_steps(jax.tree.map(
+          lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=layout.replicated()),
+          batches_lib.examples_shape(T, **{k: how[k] for k in ('model', 'window', 'buffer_size')})))
     first_block = next(feed, None)
     epochs_R = [list(here.history) for _ in range(R)]
     history = {'epochs': epochs_R[0], 'setup_seconds': t0 - entered, 'table_bytes_per_device': table_bytes}
     if first_block is None:  # a checkpoint taken after the last epoch
       return [TrainResult(params_of(host_state(state, len(vocab), config.dim)),
                           {**history, 'compile_seconds': 0.0, 'finish_seconds': 0.0})]
-    options = compiler_options(config.deterministic)
-    lowered = make_examples.lower(first_block[2], keep_V, data_key, 0, 0)
-    examples_shape = lowered.out_info  # (tracing it again for jax.eval_shape cost 0.03 s)
-    make_examples = lowered.compile(options)
-    # A sweep's models each follow their own schedule (all linear): its rates at the start and the end.
-    rates = (jnp.array([[schedule(0.0), schedule(1.0)] for schedule in map(learning_rate_schedule, configs)],
-                       jnp.float32),) if many else ()
-    compiled = multi_step.lower(state, examples_shape, 0, 0, 0.0, 0.0, noise, *rates).compile(options)
+    if not on_host:
+      lowered = make_examples.lower(first_block[2], keep_V, data_key, 0, 0)
+      make_examples = lowered.compile(options)
+      compiled = compile_steps(lowered.out_info)  # (tracing it again for jax.eval_shape cost 0.03 s)
     multi_step = lambda *args: compiled(*args, *rates)
     history['compile_seconds'] = time.perf_counter() - t0
     programs_compiled()
 
     bar = tqdm(total=total_words, unit='word', unit_scale=True, dynamic_ncols=True,
                disable=not progress or jax.process_index() != 0,
-               smoothing=0.1, initial=here.epoch * corpus_words + first_block[3])
+               smoothing=0.1, initial=here.epoch * corpus_words + first_block[4])
     now = {'epoch': here.epoch, 'loss': np.full(R, here.epoch_loss), 'examples': here.epoch_examples,
            'seconds': here.epoch_seconds, 'since': time.perf_counter(), 'saved': time.perf_counter()}
     in_flight = []  # dispatches whose losses are not read yet: (loss_S, n_steps, examples, words, first step)
@@ -762,12 +788,15 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
       save(now['epoch'], 0, 0)
 
     global_step, last_epoch = int(mesh_lib.host(state.step).reshape(-1)[0]), here.epoch
-    for epoch, b, block, block_start, n_tokens in itertools.chain([first_block], feed):
+    for epoch, b, fed, count, block_start, n_tokens in itertools.chain([first_block], feed):
       if epoch != now['epoch']:
         finish_epoch()
       bar.set_description(f'epoch {epoch + 1}/{config.epochs}')
-      examples = make_examples(block, keep_V, data_key, epoch, b)
-      count = int(mesh_lib.host(examples.count))  # waits for the work queued before it
+      if count is None:  # a block: its examples are made on the device
+        examples = make_examples(fed, keep_V, data_key, epoch, b)
+        count = int(mesh_lib.host(examples.count))  # waits for the work queued before it
+      else:
+        examples = fed
       n_steps = -(-count // B)
       progress0 = (epoch * corpus_words + block_start) / total_words
       start = min(here.step, n_steps) if (epoch, b) == (here.epoch, here.block) else 0

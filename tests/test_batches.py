@@ -18,15 +18,32 @@ def _corpus(lengths, vocab_size=50, seed=0):
   return Corpus(ids, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), sum(lengths))
 
 
-def _examples(corpus, model, shrink=True, keep=None, seed=0, block_tokens=1 << 20):
+def _make(on, size, model, window=W, shrink=True, batch_size=8):
+  """`make(block, keep, key)`: a block's examples made on the device (`make_examples`) or on the host
+  (`host_examples`, from the same key's `example_bits`)."""
+  how = dict(model=model, window=window, shrink_windows=shrink,
+             buffer_size=batches.example_buffer_size(size, model, window, batch_size))
+  if on == 'device':
+    make = jax.jit(functools.partial(batches.make_examples, **how))
+    return lambda block, keep, key: make(jax.device_put(block), jnp.asarray(keep, jnp.float32), key)
+  return lambda block, keep, key: batches.host_examples(
+      block, np.asarray(keep, np.float32), np.asarray(batches.example_bits(key, size)), **how)
+
+
+@pytest.fixture(params=['device', 'host'])
+def on(request):
+  """Where the examples are made: every test of their contents runs on both makers."""
+  return request.param
+
+
+def _examples(corpus, model, shrink=True, keep=None, seed=0, block_tokens=1 << 20, on='device'):
   """Every block's examples, as numpy arrays, with centre positions made corpus-wide."""
-  keep = jnp.ones(50) if keep is None else jnp.asarray(keep, jnp.float32)
+  keep = np.ones(50) if keep is None else keep
   size = batches.block_size(corpus, block_tokens)
-  make = jax.jit(functools.partial(batches.make_examples, model=model, window=W, shrink_windows=shrink,
-                                   buffer_size=batches.example_buffer_size(size, model, W, 8)))
+  make = _make(on, size, model, shrink=shrink)
   parts = []
   for b, (start, block) in enumerate(batches.corpus_blocks(corpus, size)):
-    ex = make(jax.device_put(block), keep, jax.random.fold_in(jax.random.key(seed), b))
+    ex = make(block, keep, jax.random.fold_in(jax.random.key(seed), b))
     n = int(ex.count)
     part = {'center': np.asarray(ex.center_P)[:n], 'position': start + np.asarray(ex.offset_P)[:n]}
     if model == 'skipgram':
@@ -56,10 +73,10 @@ def test_blocks_hold_whole_sentences():
 
 
 @pytest.mark.parametrize('block_tokens', [1 << 20, 12])
-def test_fixed_window_pairs_are_exactly_the_neighbours_within_sentences(block_tokens):
+def test_fixed_window_pairs_are_exactly_the_neighbours_within_sentences(block_tokens, on):
   lengths = [1, 5, 2, 9, 4, 11]
   corpus = _corpus(lengths)
-  ex = _examples(corpus, 'skipgram', shrink=False, block_tokens=block_tokens)
+  ex = _examples(corpus, 'skipgram', shrink=False, block_tokens=block_tokens, on=on)
   expected_center, expected_context, expected_position = [], [], []
   for s in range(len(lengths)):
     lo, hi = corpus.offsets[s], corpus.offsets[s + 1]
@@ -74,9 +91,9 @@ def test_fixed_window_pairs_are_exactly_the_neighbours_within_sentences(block_to
   np.testing.assert_array_equal(ex['position'], expected_position)
 
 
-def test_shrinking_windows_draw_uniformly():
+def test_shrinking_windows_draw_uniformly(on):
   corpus = _corpus([20_000])
-  ex = _examples(corpus, 'skipgram', shrink=True)
+  ex = _examples(corpus, 'skipgram', shrink=True, on=on)
   # P(context at distance d is used) = P(window >= d) = (W - d + 1) / W, on each side.
   per_center = np.bincount(ex['position'], minlength=20_000)
   assert per_center[W:-W].min() >= 2 and per_center.min() >= 1 and per_center.max() <= 2 * W
@@ -84,27 +101,47 @@ def test_shrinking_windows_draw_uniformly():
                              rtol=0.02)
 
 
-def test_subsampling_keeps_words_at_their_probability():
+def test_subsampling_keeps_words_at_their_probability(on):
   corpus = _corpus([50_000], vocab_size=50)
   keep = np.linspace(0.1, 1.0, 50)
-  ex = _examples(corpus, 'cbow', shrink=False, keep=keep)
+  ex = _examples(corpus, 'cbow', shrink=False, keep=keep, on=on)
   kept = np.bincount(ex['center'], minlength=50) / np.bincount(corpus.ids, minlength=50)
   np.testing.assert_allclose(kept, keep, atol=0.06)
-  dropped = _examples(corpus, 'cbow', shrink=False, keep=np.where(np.arange(50) < 25, 0.0, 1.0))
+  dropped = _examples(corpus, 'cbow', shrink=False, keep=np.where(np.arange(50) < 25, 0.0, 1.0), on=on)
   assert np.all(dropped['center'] >= 25) and np.all(dropped['contexts'][dropped['mask'] > 0] >= 25)
   # Windows are drawn over the kept words: a context can be more than W tokens away in the text.
   assert np.any(np.abs(np.diff(dropped['position'])) > 1)
 
 
-def test_cbow_rows_hold_the_same_contexts_as_skipgram_pairs():
+def test_cbow_rows_hold_the_same_contexts_as_skipgram_pairs(on):
   corpus = _corpus([4, 12, 1, 30])
-  sg = _examples(corpus, 'skipgram', seed=5)
-  cb = _examples(corpus, 'cbow', seed=5)  # same key: same subsampling and windows
+  sg = _examples(corpus, 'skipgram', seed=5, on=on)
+  cb = _examples(corpus, 'cbow', seed=5, on=on)  # same key: same subsampling and windows
   assert cb['contexts'].shape[1] == 2 * W and np.all(cb['mask'].sum(1) >= 1)
   assert len(cb['center']) == len(np.unique(sg['position']))
   for row in range(len(cb['center'])):
     pos = cb['position'][row]
     assert sorted(cb['contexts'][row][cb['mask'][row] > 0].tolist()) == sorted(sg['context'][sg['position'] == pos])
+
+
+@pytest.mark.parametrize('model', ['skipgram', 'cbow'])
+@pytest.mark.parametrize('shrink', [True, False])
+def test_host_examples_equal_device_examples(model, shrink):
+  # Sentences of one token, blocks cut mid-corpus, words never kept, and a block with nothing kept.
+  corpus = _corpus([1, 5, 2, 9, 1, 1, 4, 11, 30, 3, 1, 17], seed=2)
+  for seed, (block_tokens, keep) in enumerate([(1 << 20, np.ones(50)), (12, np.linspace(0.0, 1.0, 50)),
+                                               (20, np.where(np.arange(50) % 3, 0.6, 0.0)), (12, np.zeros(50))]):
+    size = batches.block_size(corpus, block_tokens)
+    host, device = _make('host', size, model, shrink=shrink), _make('device', size, model, shrink=shrink)
+    for b, (_, block) in enumerate(batches.corpus_blocks(corpus, size)):
+      key = jax.random.fold_in(jax.random.key(seed), b)
+      got, want = host(block, keep, key), device(block, keep, key)
+      assert int(got.count) == int(want.count) and (int(want.count) > 0) == bool(keep.any())
+      for name, a, b_ in zip(batches.Examples._fields, got, want):
+        assert a.dtype == b_.dtype == np.int32, name
+        np.testing.assert_array_equal(a, np.asarray(b_), err_msg=name)
+  shapes = batches.examples_shape(size, model, W, batches.example_buffer_size(size, model, W, 8))
+  assert jax.tree.map(lambda x: (x.shape, x.dtype), shapes) == jax.tree.map(lambda x: (x.shape, x.dtype), want)
 
 
 def test_batches_cover_the_examples_in_order():

@@ -46,6 +46,11 @@ for name, kw in runs.items():
   result = jw2v.train(corpus, vocab, config, progress=False, resume=resume)
   out[name + '/loss'] = np.array([e['loss'] for e in result.history['epochs']])
   out[name + '/W_in'], out[name + '/W_out'] = result.params['W_in'], result.params['W_out']
+try:  # examples made on the host are for one device
+  jw2v.train(corpus, vocab, jw2v.Config(dim=16, min_count=1, epochs=1, devices=2, examples_on='host'), progress=False)
+  out['host_examples_on_two_devices'] = np.array('trained')
+except jw2v.ConfigError as e:
+  out['host_examples_on_two_devices'] = np.array(str(e))
 np.savez(sys.argv[1], **out)
 '''
 
@@ -57,6 +62,7 @@ RUNS = {
     'sg4_sharded': dict(model='skipgram', devices=4, shard_tables=True),
     'sg4_sharded_resumed': dict(model='skipgram', devices=4, shard_tables=True, stop_after=5),
     'sgc1': dict(model='skipgram', centre_negatives=8, devices=1),
+    'sgc1_resumed': dict(model='skipgram', centre_negatives=8, devices=1, stop_after=5),
     'sgc4_sharded': dict(model='skipgram', centre_negatives=8, devices=4, shard_tables=True),
     'cbow1': dict(model='cbow', devices=1),
     'cbow4': dict(model='cbow', devices=4),
@@ -82,12 +88,18 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize('name, reference', [
     ('sg2', 'sg1'), ('sg4', 'sg1'), ('sg2_sharded', 'sg1'), ('sg4_sharded', 'sg1'),
-    ('sg4_sharded_resumed', 'sg4_sharded'), ('sgc4_sharded', 'sgc1'),
+    ('sg4_sharded_resumed', 'sg4_sharded'), ('sgc1_resumed', 'sgc1'), ('sgc4_sharded', 'sgc1'),
     ('cbow4', 'cbow1'), ('cbow4_sharded', 'cbow1'), ('adam2', 'adam1'), ('adam4', 'adam1')])
 def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, reference):
   np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
   for table in ('W_in', 'W_out'):
     np.testing.assert_allclose(runs[name + '/' + table], runs[reference + '/' + table], rtol=0, atol=VECTOR_ATOL)
+
+
+def test_examples_are_made_on_the_host_for_one_device_only(runs):
+  # One device makes them on the host by default (a CPU), several on the devices; the runs above compare the two.
+  assert 'examples_on="host" makes the examples for one device; this run trains on 2' in str(
+      runs['host_examples_on_two_devices'])
 
 
 def test_the_runs_learned_something(runs):

@@ -167,6 +167,25 @@ def test_same_seed_same_vectors(small_corpus, deterministic):
   assert not np.allclose(a['W_in'], c['W_in'])
 
 
+@pytest.mark.parametrize('kw', [dict(model='cbow'), dict(model='skipgram', centre_negatives=8),
+                                dict(model='skipgram', centre_negatives=0)])
+def test_examples_made_on_the_host_or_the_device_train_the_same_vectors(small_corpus, kw):
+  corpus, vocab = small_corpus
+  # Blocks of about 500 tokens: several per epoch, so the host's examples run ahead of the steps.
+  config = jw2v.Config(dim=8, min_count=1, epochs=2, batch_size=64, steps_per_call=4, block_tokens=512, **kw)
+  host = jw2v.train(corpus, vocab, dataclasses.replace(config, examples_on='host'), progress=False)
+  device = jw2v.train(corpus, vocab, dataclasses.replace(config, examples_on='device'), progress=False)
+  if jax.default_backend() == 'cpu':
+    check = np.testing.assert_array_equal
+  else:  # a GPU's scatter-add sums repeated rows in no fixed order
+    check = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+  check(host.params['W_in'], device.params['W_in'])
+  check(host.params['W_out'], device.params['W_out'])
+  assert [e['examples'] for e in host.history['epochs']] == [e['examples'] for e in device.history['epochs']]
+  with pytest.raises(jw2v.ConfigError, match='examples_on'):
+    jw2v.Config(examples_on='gpu')
+
+
 def test_training_continues_from_given_params(small_corpus):
   corpus, vocab = small_corpus
   config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2)
