@@ -125,8 +125,12 @@ def corpus_blocks(corpus: Corpus, size: int) -> Iterator[tuple[int, Block]]:
     (corpus position of the block's first token, Block).
   """
   for span in block_spans(corpus, size):
-    ids, sentence = read_block(corpus, span, size)
-    yield span.lo, Block(ids, sentence, np.int32(span.hi - span.lo))
+    yield span.lo, host_block(corpus, span, size)
+
+
+def host_block(corpus: Corpus, span: Span, size: int) -> Block:
+  """The block at `span`, padded to `size`, as host arrays."""
+  return Block(*read_block(corpus, span, size), np.int32(span.hi - span.lo))
 
 
 def example_buffer_size(size: int, model: str, window: int, batch_size: int) -> int:

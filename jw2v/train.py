@@ -698,14 +698,14 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
       for b, span in enumerate(batches_lib.block_spans(corpus, T)):
         if (epoch, b) < (here.epoch, here.block):
           continue
+        where = (span.lo, span.hi - span.lo)
         if not on_host:
-          yield epoch, b, mesh_lib.put_block(corpus, span, T, layout), None, span.lo, span.hi - span.lo
+          yield epoch, b, mesh_lib.put_block(corpus, span, T, layout), None, *where
           continue
-        block = batches_lib.Block(*batches_lib.read_block(corpus, span, T), np.int32(span.hi - span.lo))
         bits = np.asarray(block_bits(data_key, epoch, b))  # waits for the device work queued before it
-        examples = batches_lib.host_examples(block, keep, bits, **how)
-        yield (epoch, b, jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), examples),
-               int(examples.count), span.lo, span.hi - span.lo)
+        examples = batches_lib.host_examples(batches_lib.host_block(corpus, span, T), keep, bits, **how)
+        examples_on_device = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), examples)
+        yield epoch, b, examples_on_device, int(examples.count), *where
 
   t0 = time.perf_counter()
   with contextlib.closing(batches_lib.prefetch(blocks())) as feed:  # stops the feed's thread however we leave
