@@ -6,7 +6,8 @@ exactly V rows, word counts of a 1e9-token Zipf corpus (for subsampling and nega
 one block's examples after a warm-up call; the sizes take turns for --repeats rounds, and the median is
 reported per step.
 
-  python experiments/bench_vocab_scaling.py [--device cpu|gpu] [--batch-size N] [--centre-negatives N] [--out runs/vocab_scaling]
+  python experiments/bench_vocab_scaling.py [--device cpu|gpu] [--batch-size N] [--centre-negatives N]
+      [--negative-pool N] [--out runs/vocab_scaling]
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def main():
   parser.add_argument('--centre-negatives', type=int, default=None,
                       help="skip-gram: negatives per centre shared by its pairs (Config.centre_negatives; 0: per "
                            "pair; default: jw2v's for the device, 10 on a CPU)")
+  parser.add_argument('--negative-pool', type=int, default=None,
+                      help="rare words drawn per step for the rare negatives (Config.negative_pool; 0: none; "
+                           "default: jw2v's for the device, 512 on a CPU)")
   parser.add_argument('--steps', type=int, default=64)
   parser.add_argument('--reference-steps', type=int, default=4)
   parser.add_argument('--repeats', type=int, default=5)
@@ -58,7 +62,7 @@ def main():
     examples = make(jax.device_put(block), keep, jax.random.key(0))
     assert int(examples.count) >= steps * config.batch_size
     multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negatives_per_example,
-                                 batch_size=config.batch_size, steps=steps)
+                                 batch_size=config.batch_size, steps=steps, pool=config.negative_pool)
     # The sparse path's tables as `train` stores them (`mesh.table_width` columns); the reference path's as given.
     state = [pad_tables(jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
                                         key=jax.random.key(2)), vocab_size)]
@@ -72,10 +76,12 @@ def main():
     return run
 
   common = dict(model=args.model, dim=args.dim, batch_size=args.batch_size, min_count=1)
-  sparse_config = jw2v.Config(centre_negatives=args.centre_negatives, **common).resolved(jax.default_backend())
+  sparse_config = jw2v.Config(centre_negatives=args.centre_negatives, negative_pool=args.negative_pool,
+                              **common).resolved(jax.default_backend())
   common['batch_size'] = sparse_config.batch_size  # the reference path takes the same batches' worth
   what = (f'{args.model}{f" with {sparse_config.centre_negatives} shared negatives per centre" if sparse_config.centre_negatives else ""}, '
-          f'dim {args.dim}, batch {sparse_config.batch_size}')
+          f'dim {args.dim}, batch {sparse_config.batch_size}, negative pool {sparse_config.negative_pool} '
+          f'(words of rank {sparse_config.negative_pool_from}+)')
   print(f'JAX {jax.__version__} on {jax.devices()[0].device_kind}, {what}', flush=True)
   runs = {}
   for vocab_size in args.vocabs:
@@ -84,7 +90,7 @@ def main():
     # distribution covers all V rows; the steps run on a --tokens sample of its text.
     ranks = np.arange(1, vocab_size + 1)
     counts = np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)
-    noise = jw2v.noise(counts)
+    noise = jw2v.noise(counts, rare_from=sparse_config.negative_pool_from if sparse_config.negative_pool else None)
     runs[vocab_size] = (stepper(sparse_config, vocab_size, counts, noise, corpus, args.steps),
                         stepper(jw2v.Config(path='reference', **common), vocab_size, counts, noise, corpus,
                                 args.reference_steps))

@@ -7,7 +7,7 @@ each centre's window, and writes the block's examples, in corpus order and never
 boundary, to the front of fixed-size buffers: skip-gram (centre, context) pairs, or CBOW rows of up to
 2 * window masked contexts. Training steps then slice consecutive batches out of those buffers on the
 device (`batch_at`), and negatives are drawn on the device from the unigram^0.75 distribution
-(`draw_negatives`, `step_negatives`). Nothing loops over tokens in Python, and no batch crosses the
+(`draw_negatives`, `step_negatives`, optionally with a pool for rare words). Nothing loops over tokens in Python, and no batch crosses the
 host-device boundary.
 """
 
@@ -299,13 +299,34 @@ def batch_at(examples: Examples, step: jax.Array, batch_size: int, part=0, parts
 
 
 class Noise(NamedTuple):
-  """The noise distribution on the device: `vocab.noise_alias`'s (N, 2) table of thresholds and aliases."""
+  """The noise distribution on the device: `vocab.noise_alias`'s (N, 2) table of thresholds and aliases.
+
+  With a pool for rare words (`noise(..., rare_from=R)`), also the table of the noise restricted to the
+  words of rank R and beyond, and R itself (an int32 scalar); both None otherwise.
+  """
   alias_Nx2: jax.Array
+  rare_alias_Mx2: Optional[jax.Array] = None
+  rare_from: Optional[jax.Array] = None
 
 
-def noise(counts, exponent: float = 0.75) -> Noise:
-  """The device noise distribution for word counts: words drawn with probability counts**exponent."""
-  return Noise(jax.device_put(vocab_lib.noise_alias(vocab_lib.noise_cdf(counts, exponent))))
+def noise(counts, exponent: float = 0.75, rare_from: Optional[int] = None) -> Noise:
+  """The device noise distribution for word counts: words drawn with probability counts**exponent.
+
+  Args:
+    counts: (V,) word counts, most frequent first.
+    exponent: the power applied to the counts.
+    rare_from: the rank from which words are rare, for `step_negatives`' pool: adds the table of the noise
+      restricted to words `rare_from..V-1` (none when there are no such words, or when None).
+
+  Returns:
+    Noise.
+  """
+  counts = np.asarray(counts)
+  table = jax.device_put(vocab_lib.noise_alias(vocab_lib.noise_cdf(counts, exponent)))
+  if rare_from is None or rare_from >= len(counts):
+    return Noise(table)
+  rare = vocab_lib.noise_alias(vocab_lib.noise_cdf(counts[rare_from:], exponent))
+  return Noise(table, jax.device_put(rare), jax.device_put(np.int32(rare_from)))
 
 
 def draw_negatives(key: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
@@ -321,8 +342,16 @@ def draw_negatives(key: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
   """
   # Drawn flat, then shaped: the same bits, but XLA's CPU compiler built the threefry kernel for a
   # (..., 10)-shaped draw 6x larger and took half a second longer over it.
-  u = jax.random.bits(key, (int(np.prod(shape)),), jnp.uint32).reshape(shape)
-  table_Nx2 = noise.alias_Nx2
+  return _alias_draw(_flat_bits(key, shape), noise.alias_Nx2)
+
+
+def _flat_bits(key: jax.Array, shape: tuple) -> jax.Array:
+  """Uniform uint32s of `shape`, drawn flat."""
+  return jax.random.bits(key, (int(np.prod(shape)),), jnp.uint32).reshape(shape)
+
+
+def _alias_draw(u: jax.Array, table_Nx2: jax.Array) -> jax.Array:
+  """The word each uniform uint32 of `u` draws from an alias table (`vocab.noise_alias`)."""
   coin_bits = 32 - (table_Nx2.shape[0].bit_length() - 1)
   bucket = (u >> coin_bits).astype(jnp.int32)
   coin = (u & ((1 << coin_bits) - 1)).astype(jnp.int32)
@@ -330,13 +359,41 @@ def draw_negatives(key: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
   return jnp.where(coin < entry[..., 0], bucket, entry[..., 1])
 
 
-def step_negatives(key: jax.Array, steps_S: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
-  """Negatives for several steps at once: row s is `draw_negatives(fold_in(key, steps_S[s]), noise, shape)`.
+def step_negatives(key: jax.Array, steps_S: jax.Array, noise: Noise, shape: tuple, pool: int = 0) -> jax.Array:
+  """Negatives for several steps at once: row s is `draw_negatives(fold_in(key, steps_S[s]), noise, shape)`,
+  or with a pool, that draw with its rare words drawn again through the pool.
+
+  The pool (word2vec.c has none): with `pool` > 0 and a noise with a rare-word table, each step also draws
+  `pool` words from the noise restricted to the rare words (rank >= `noise.rare_from`), and every rare
+  negative of the step is replaced by one of those, picked uniformly. Each negative still has exactly the
+  noise distribution (a rare word w: P(rare) * q(w) / P(rare)); what changes is that a step's rare
+  negatives fall on at most `pool` rows. With a large vocabulary those rows are the ones missing from the
+  CPU's caches, so a step fetches at most `pool` of them from memory instead of one per rare negative.
+
+  Args:
+    key: the run's negatives key.
+    steps_S: the steps' numbers.
+    noise: from `noise`.
+    shape: each step's shape, e.g. (B, K).
+    pool: rare words drawn per step (0: none; else a power of two).
 
   Returns:
     int32 array of shape (S,) + shape.
   """
-  return jax.vmap(lambda t: draw_negatives(jax.random.fold_in(key, t), noise, shape))(steps_S)
+  def one(step):
+    key_t = jax.random.fold_in(key, step)
+    u = _flat_bits(key_t, shape)
+    ids = _alias_draw(u, noise.alias_Nx2)  # = draw_negatives(key_t, noise, shape)
+    if pool and noise.rare_alias_Mx2 is not None:
+      pool_P = draw_negatives(jax.random.fold_in(key_t, 1), Noise(noise.rare_alias_Mx2), (pool,)) + noise.rare_from
+      # The slot is the low bits of the negative's own uint32 (pool is a power of two, Config checks it),
+      # which are close to uniform given that the draw was rare. Whatever the slot, the pool's words are
+      # independent of it, so the negative's distribution stays exact; no second draw of B x K bits, which
+      # cost a 10k-word step about 5 %.
+      slot = (u & (pool - 1)).astype(jnp.int32)
+      ids = jnp.where(ids >= noise.rare_from, pool_P[slot], ids)
+    return ids
+  return jax.vmap(one)(steps_S)
 
 
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:

@@ -28,6 +28,11 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--centre-negatives', 'centre_negatives', int, 'skip-gram: draw N negatives per centre word, shared by '
                                                     'its pairs (default 10 on a CPU, where it is about 1.7x '
                                                     'faster); 0: per pair, as word2vec.c (default on a GPU)'),
+    ('--negative-pool', 'negative_pool', int, 'draw the negatives that fall on rare words through a pool of N '
+                                              'rare words per step (a power of two; same distribution, fewer '
+                                              'rows fetched from memory; default 512 on a CPU, 0 (off) on a GPU)'),
+    ('--negative-pool-from', 'negative_pool_from', int, 'the frequency rank from which words count as rare for '
+                                                        '--negative-pool (default 16384)'),
     ('--batch-size', 'batch_size', int, 'examples per step: pairs, or centres for cbow and with shared '
                                         'negatives (default 1024, 512 with shared negatives; 8192 on a GPU)'),
     ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 262144; '

@@ -397,7 +397,7 @@ def _initial_state(config: Config, vocab_size: int, layout: mesh_lib.Layout, opt
 
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int,
                     steps: int, layout: Optional[mesh_lib.Layout] = None, replicas: bool = False,
-                    group: Optional[int] = None) -> Callable:
+                    group: Optional[int] = None, pool: int = 0) -> Callable:
   """Jits up to `steps` consecutive steps over a block's examples into one dispatch, on a donated state.
 
   The negatives of all the dispatch's steps are drawn up front, vectorised (`batches.step_negatives`: step
@@ -419,6 +419,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
       negatives from its own key.
     group: with `replicas`, the sparse path's steps update this many models together (default all R);
       groups take turns.
+    pool: rare words drawn per step for the rare negatives (`batches.step_negatives`; 0: none; needs a
+      noise made with `rare_from`).
 
   Returns:
     `multi_step(state, examples, first, n, progress0, progress_per_token, noise) -> (state, loss_S)`: runs
@@ -445,7 +447,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
     return jax.lax.fori_loop(0, n, body, (state, losses))
 
   def negatives(state, noise):
-    return batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), noise, (batch_size, negative))
+    return batches_lib.step_negatives(state.key, state.step + jnp.arange(steps), noise, (batch_size, negative),
+                                      pool)
 
   if replicas:
     @functools.partial(jax.jit, donate_argnums=(0,))
@@ -655,7 +658,8 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
     state = place(pad_tables(state, layout.rows), layout)
   table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)
                                           else [state.params['W_in'], state.params['W_out']])
-  noise = batches_lib.noise(vocab.counts, config.ns_exponent)
+  noise = batches_lib.noise(vocab.counts, config.ns_exponent,
+                            rare_from=config.negative_pool_from if config.negative_pool else None)
   noise = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), noise)
   keep = keep_probabilities(vocab.counts, config.sample).astype(np.float32)
   keep_V = mesh_lib.put(keep, layout.replicated())
@@ -686,7 +690,7 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
   spread = layout if layout.devices > 1 else None
   multi_step = make_multi_step(make_step(config, optimizer, spread), learning_rate_schedule(config),
                                negative=config.negatives_per_example, batch_size=B, steps=S,
-                               layout=spread, replicas=many, group=models_per_step)
+                               layout=spread, replicas=many, group=models_per_step, pool=config.negative_pool)
   corpus_words = len(corpus.ids)
   total_words = corpus_words * config.epochs
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])

@@ -176,6 +176,51 @@ def test_step_negatives_equal_per_step_draws():
     np.testing.assert_array_equal(many[s], batches.draw_negatives(jax.random.fold_in(key, 5 + s), noise, (4, 2)))
 
 
+def test_pooled_negatives_keep_the_noise_distribution():
+  V, rare_from, pool, B = 64, 8, 16, 64
+  counts = np.round(1e6 / np.arange(1, V + 1)).astype(np.int64)
+  noise = jw2v.noise(counts, rare_from=rare_from)
+  key = jax.random.key(3)
+  steps = jnp.arange(4000)
+  plain = np.asarray(batches.step_negatives(key, steps, noise, (B,)))
+  pooled = np.asarray(batches.step_negatives(key, steps, noise, (B,), pool=pool))
+  frequent = plain < rare_from
+  # Frequent words are the plain draws, untouched; rare ones fall on at most `pool` words per step.
+  np.testing.assert_array_equal(pooled[frequent], plain[frequent])
+  assert np.all(pooled[~frequent] >= rare_from)
+  assert max(len(np.unique(row[row >= rare_from])) for row in pooled) <= pool
+  assert np.mean([len(np.unique(row[row >= rare_from])) for row in plain]) > pool  # so the pool bites
+  # The marginal is the noise distribution: every word's frequency within 4.5 standard errors of q.
+  q = counts ** 0.75 / np.sum(counts ** 0.75)
+  n = pooled.size
+  freq = np.bincount(pooled.ravel(), minlength=V) / n
+  # Draws within a step are correlated through the pool (a rare word's count in a step varies about twice
+  # as much as with independent draws here): the standard error allows four times the variance.
+  se = np.sqrt(4 * q * (1 - q) / n)
+  assert np.all(np.abs(freq - q) < 4.5 * se), np.max(np.abs(freq - q) / se)
+  # A pool of one: every rare negative of a step is the same word.
+  one = np.asarray(batches.step_negatives(key, steps[:50], noise, (B,), pool=1))
+  assert all(len(np.unique(row[row >= rare_from])) <= 1 for row in one)
+
+
+def test_no_pool_without_rare_words():
+  counts = np.arange(30, 0, -1)
+  assert jw2v.noise(counts, rare_from=30).rare_alias_Mx2 is None and jw2v.noise(counts).rare_from is None
+  key, steps = jax.random.key(1), jnp.arange(3)
+  plain = batches.step_negatives(key, steps, jw2v.noise(counts), (8, 4))
+  np.testing.assert_array_equal(batches.step_negatives(key, steps, jw2v.noise(counts, rare_from=30), (8, 4), pool=64),
+                                plain)
+  np.testing.assert_array_equal(batches.step_negatives(key, steps, jw2v.noise(counts, rare_from=5), (8, 4)), plain)
+
+
+@pytest.mark.parametrize('kw, match', [(dict(negative_pool=3), 'power of two'), (dict(negative_pool=-2), 'negative_pool'),
+                                       (dict(negative_pool_from=-1), 'negative_pool_from'),
+                                       (dict(negative_pool=True), 'negative_pool')])
+def test_bad_negative_pool_settings(kw, match):
+  with pytest.raises(jw2v.ConfigError, match=match):
+    jw2v.Config(**kw)
+
+
 def test_prefetch_keeps_order_and_forwards_errors():
   assert list(batches.prefetch(iter(range(100)), depth=3)) == list(range(100))
 

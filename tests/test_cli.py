@@ -71,7 +71,9 @@ def test_similar_and_analogy_print_neighbours(trained_dir, capsys):
                                                 ('--sample', '-1', 'sample'), ('--model', 'glove', 'model'),
                                                 ('--alpha', '0', 'alpha'), ('--batch-size', '0', 'batch_size'),
                                                 ('--init-scale', '0', 'init_scale'), ('--init-scale', 'nan', 'init_scale'),
-                                                ('--examples-on', 'gpu', 'examples_on')])
+                                                ('--examples-on', 'gpu', 'examples_on'),
+                                                ('--negative-pool', '100', 'negative_pool'),
+                                                ('--negative-pool-from', '-5', 'negative_pool_from')])
 def test_impossible_hyperparameters(tmp_path, capsys, corpus_file, flag, value, field):
   _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'o'), flag, value], field)
   assert not (tmp_path / 'o').exists()

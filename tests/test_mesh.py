@@ -64,6 +64,8 @@ RUNS = {
     'sgc1': dict(model='skipgram', centre_negatives=8, devices=1),
     'sgc1_resumed': dict(model='skipgram', centre_negatives=8, devices=1, stop_after=5),
     'sgc4_sharded': dict(model='skipgram', centre_negatives=8, devices=4, shard_tables=True),
+    'sgp1': dict(model='skipgram', negative_pool=64, negative_pool_from=50, devices=1),
+    'sgp4_sharded': dict(model='skipgram', negative_pool=64, negative_pool_from=50, devices=4, shard_tables=True),
     'cbow1': dict(model='cbow', devices=1),
     'cbow4': dict(model='cbow', devices=4),
     'cbow4_sharded': dict(model='cbow', devices=4, shard_tables=True),
@@ -88,7 +90,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize('name, reference', [
     ('sg2', 'sg1'), ('sg4', 'sg1'), ('sg2_sharded', 'sg1'), ('sg4_sharded', 'sg1'),
-    ('sg4_sharded_resumed', 'sg4_sharded'), ('sgc1_resumed', 'sgc1'), ('sgc4_sharded', 'sgc1'),
+    ('sg4_sharded_resumed', 'sg4_sharded'), ('sgc1_resumed', 'sgc1'), ('sgc4_sharded', 'sgc1'), ('sgp4_sharded', 'sgp1'),
     ('cbow4', 'cbow1'), ('cbow4_sharded', 'cbow1'), ('adam2', 'adam1'), ('adam4', 'adam1')])
 def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, reference):
   np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
@@ -100,6 +102,11 @@ def test_examples_are_made_on_the_host_for_one_device_only(runs):
   # One device makes them on the host by default (a CPU), several on the devices; the runs above compare the two.
   assert 'examples_on="host" makes the examples for one device; this run trains on 2' in str(
       runs['host_examples_on_two_devices'])
+
+
+def test_the_pool_for_rare_negatives_was_used(runs):
+  # sg1 has the default pool, which starts at rank 16384: nothing of a 500-word vocabulary is rare.
+  assert not np.allclose(runs['sgp1/W_in'], runs['sg1/W_in'], atol=VECTOR_ATOL)
 
 
 def test_the_runs_learned_something(runs):

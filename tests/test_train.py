@@ -186,6 +186,24 @@ def test_examples_made_on_the_host_or_the_device_train_the_same_vectors(small_co
     jw2v.Config(examples_on='gpu')
 
 
+def test_negative_pool_changes_training_only_where_there_are_rare_words(small_corpus):
+  corpus, vocab = small_corpus  # 60 words
+  config = jw2v.Config(model='skipgram', dim=16, min_count=1, epochs=4, batch_size=128, steps_per_call=4,
+                       negative_pool=16)
+  plain = jw2v.train(corpus, vocab, dataclasses.replace(config, negative_pool=0), progress=False)
+  none_rare = jw2v.train(corpus, vocab, dataclasses.replace(config, negative_pool_from=60), progress=False)
+  pooled = jw2v.train(corpus, vocab, dataclasses.replace(config, negative_pool_from=10), progress=False)
+  if jax.default_backend() == 'cpu':
+    check = np.testing.assert_array_equal
+  else:  # a GPU's scatter-add sums repeated rows in no fixed order
+    check = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+  check(none_rare.params['W_in'], plain.params['W_in'])
+  assert not np.allclose(pooled.params['W_in'], plain.params['W_in'])
+  for run in (plain, pooled):
+    losses = [e['loss'] for e in run.history['epochs']]
+    assert losses[-1] < losses[0]
+
+
 def test_training_continues_from_given_params(small_corpus):
   corpus, vocab = small_corpus
   config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2)
@@ -231,6 +249,7 @@ def test_named_optimizer_lets_the_loop_set_the_rate():
 
 @pytest.mark.parametrize('kw, together', [(dict(model='skipgram'), 3), (dict(model='skipgram'), 1),
                                           (dict(model='cbow'), 3), (dict(model='cbow'), 1),
+                                          (dict(model='skipgram', negative_pool=16, negative_pool_from=10), 3),
                                           (dict(model='skipgram', optimizer='adagrad', batch_size=64), None)])
 def test_train_many_trains_each_model_as_train_would(small_corpus, kw, together):
   """Models of one seed share everything but the learning rate: each must match its run alone.
@@ -339,13 +358,18 @@ def test_fields_left_to_the_devices_are_resolved_per_platform():
   cpu, gpu = sg.resolved('cpu'), sg.resolved('gpu')
   assert (cpu.centre_negatives, cpu.batch_size, cpu.example_layout, cpu.negatives_per_example) == (10, 512, 'cbow', 10)
   assert (gpu.centre_negatives, gpu.batch_size, gpu.example_layout, gpu.negatives_per_example) == (0, 1024, 'skipgram', 5)
+  assert (cpu.negative_pool, gpu.negative_pool) == (512, 0)
   for other in (jw2v.Config(model='cbow'), jw2v.Config(model='skipgram', optimizer='adam')):
     assert (other.resolved('cpu').centre_negatives, other.resolved('cpu').batch_size) == (0, 1024)
+  assert jw2v.Config(model='cbow').resolved('cpu').negative_pool == 512
+  assert jw2v.Config(model='skipgram', optimizer='adam').resolved('cpu').negative_pool == 0  # dense path
+  assert jw2v.Config(negative_pool=0).resolved('cpu').negative_pool == 0
+  assert jw2v.Config(negative_pool=64).resolved('gpu').negative_pool == 64
   # What is given is kept; a given centre_negatives picks its batch size, a given batch size stays.
   assert jw2v.Config(model='skipgram', centre_negatives=0).resolved('cpu').batch_size == 1024
   assert jw2v.Config(model='skipgram', centre_negatives=8).resolved('gpu').batch_size == 512
   assert jw2v.Config(model='skipgram', batch_size=256).resolved('cpu') == jw2v.Config(
-      model='skipgram', batch_size=256, centre_negatives=10)
+      model='skipgram', batch_size=256, centre_negatives=10, negative_pool=512)
   assert cpu.resolved('gpu') == cpu  # resolving twice changes nothing
 
 
