@@ -7,8 +7,8 @@ each centre's window, and writes the block's examples, in corpus order and never
 boundary, to the front of fixed-size buffers: skip-gram (centre, context) pairs, or CBOW rows of up to
 2 * window masked contexts. Training steps then slice consecutive batches out of those buffers on the
 device (`batch_at`), and negatives are drawn on the device from the unigram^0.75 distribution
-(`draw_negatives`, `step_negatives`, optionally with a pool for rare words). Nothing loops over tokens in Python, and no batch crosses the
-host-device boundary.
+(`draw_negatives`, `step_negatives`, optionally with a pool for rare words). Nothing loops over tokens in
+Python, and no batch crosses the host-device boundary.
 """
 
 from __future__ import annotations

@@ -33,18 +33,19 @@ class Config:
   jitted program), 'host' (numpy, in the thread that feeds the blocks, while the device trains on the
   previous block; one device only) or None, which is 'host' when training on one CPU device and 'device'
   otherwise. Both make the same examples, so the choice changes speed, not results.
-  `negative_pool=P` (0 = off, word2vec.c's way; else a power of two) draws a step's negatives that fall on rare words (rank
-  `negative_pool_from` and beyond in frequency order) through a pool of P rare words drawn for the step
-  (`batches.step_negatives`): every negative keeps exactly the noise distribution, and a step touches at
-  most P rows of rare words, which with a large vocabulary are the rows a CPU fetches from memory.
+  `negative_pool=P` (0 = off, word2vec.c's way; else a power of two) draws a step's negatives that fall
+  on rare words (rank `negative_pool_from` and beyond in frequency order) through a pool of P rare words
+  drawn for the step (`batches.step_negatives`): every negative keeps exactly the noise distribution, and
+  a step touches at most P rows of rare words, which with a large vocabulary are the rows a CPU fetches
+  from memory.
 
   Three fields default to None, "chosen for the devices": `resolved(platform)` (which `train` applies)
   fills them in. `centre_negatives=None` is 10 for skip-gram on the sparse path on a CPU, where it is
   about 1.7x faster and scores like gensim on average (over seeds its scores spread a little wider than
   per-pair negatives'), and 0 (word2vec.c's per-pair negatives) everywhere else.
   `negative_pool=None` is 512 on the sparse path on a CPU (a step with a 1M-word vocabulary about 20 %
-  faster; no vocabulary under 16,384 words is affected; see the README's Vocabulary size) and 0 everywhere
-  else.
+  faster; no vocabulary of 16,384 words or fewer is affected; see the README's Vocabulary size) and 0
+  everywhere else.
   `batch_size=None` is 512 examples per step when they are centres with shared negatives, else 1024.
   """
   model: str = 'cbow'

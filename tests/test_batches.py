@@ -213,7 +213,8 @@ def test_no_pool_without_rare_words():
   np.testing.assert_array_equal(batches.step_negatives(key, steps, jw2v.noise(counts, rare_from=5), (8, 4)), plain)
 
 
-@pytest.mark.parametrize('kw, match', [(dict(negative_pool=3), 'power of two'), (dict(negative_pool=-2), 'negative_pool'),
+@pytest.mark.parametrize('kw, match', [(dict(negative_pool=3), 'power of two'),
+                                       (dict(negative_pool=-2), 'negative_pool'),
                                        (dict(negative_pool_from=-1), 'negative_pool_from'),
                                        (dict(negative_pool=True), 'negative_pool')])
 def test_bad_negative_pool_settings(kw, match):
