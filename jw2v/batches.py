@@ -365,7 +365,8 @@ def step_negatives(key: jax.Array, steps_S: jax.Array, noise: Noise, shape: tupl
 
   The pool (word2vec.c has none): with `pool` > 0 and a noise with a rare-word table, each step also draws
   `pool` words from the noise restricted to the rare words (rank >= `noise.rare_from`), and every rare
-  negative of the step is replaced by one of those, picked uniformly. Each negative still has exactly the
+  negative of the step is replaced by one of those, picked by the low bits of its own draw (close to
+  uniformly). Each negative still has exactly the
   noise distribution (a rare word w: P(rare) * q(w) / P(rare)); what changes is that a step's rare
   negatives fall on at most `pool` rows. With a large vocabulary those rows are the ones missing from the
   CPU's caches, so a step fetches at most `pool` of them from memory instead of one per rare negative.
@@ -385,7 +386,7 @@ def step_negatives(key: jax.Array, steps_S: jax.Array, noise: Noise, shape: tupl
     u = _flat_bits(key_t, shape)
     ids = _alias_draw(u, noise.alias_Nx2)  # = draw_negatives(key_t, noise, shape)
     if pool and noise.rare_alias_Mx2 is not None:
-      pool_P = draw_negatives(jax.random.fold_in(key_t, 1), Noise(noise.rare_alias_Mx2), (pool,)) + noise.rare_from
+      pool_P = _alias_draw(_flat_bits(jax.random.fold_in(key_t, 1), (pool,)), noise.rare_alias_Mx2) + noise.rare_from
       # The slot is the low bits of the negative's own uint32 (pool is a power of two, Config checks it),
       # which are close to uniform given that the draw was rare. Whatever the slot, the pool's words are
       # independent of it, so the negative's distribution stays exact; no second draw of B x K bits, which
