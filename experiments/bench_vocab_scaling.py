@@ -80,8 +80,9 @@ def main():
                               **common).resolved(jax.default_backend())
   common['batch_size'] = sparse_config.batch_size  # the reference path takes the same batches' worth
   what = (f'{args.model}{f" with {sparse_config.centre_negatives} shared negatives per centre" if sparse_config.centre_negatives else ""}, '
-          f'dim {args.dim}, batch {sparse_config.batch_size}, negative pool {sparse_config.negative_pool} '
-          f'(words of rank {sparse_config.negative_pool_from}+)')
+          f'dim {args.dim}, batch {sparse_config.batch_size}, negative pool '
+          + (f'{sparse_config.negative_pool} (words of rank {sparse_config.pool_rare_from}+)'
+             if sparse_config.pool_rare_from else 'off'))
   print(f'JAX {jax.__version__} on {jax.devices()[0].device_kind}, {what}', flush=True)
   runs = {}
   for vocab_size in args.vocabs:
@@ -90,7 +91,7 @@ def main():
     # distribution covers all V rows; the steps run on a --tokens sample of its text.
     ranks = np.arange(1, vocab_size + 1)
     counts = np.round(1e9 / (ranks * np.sum(1.0 / ranks))).astype(np.int64)
-    noise = jw2v.noise(counts, rare_from=sparse_config.negative_pool_from if sparse_config.negative_pool else None)
+    noise = jw2v.noise(counts, rare_from=sparse_config.pool_rare_from)
     runs[vocab_size] = (stepper(sparse_config, vocab_size, counts, noise, corpus, args.steps),
                         stepper(jw2v.Config(path='reference', **common), vocab_size, counts, noise, corpus,
                                 args.reference_steps))

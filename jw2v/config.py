@@ -162,6 +162,13 @@ class Config:
     return self.centre_negatives is not None and self.batch_size is not None and self.negative_pool is not None
 
   @property
+  def pool_rare_from(self) -> Optional[int]:
+    """The frequency rank from which negatives are drawn through the pool (`negative_pool_from`), or None
+    when there is no pool: what `batches.noise` takes as `rare_from`. Resolved configs only."""
+    _need_resolved(self)
+    return self.negative_pool_from if self.negative_pool else None
+
+  @property
   def example_layout(self) -> str:
     """`batches.make_examples`'s layout for this run: 'skipgram' (one (centre, context) pair per example) or
     'cbow' (a centre and its context slots: CBOW, and skip-gram with `centre_negatives`). Resolved configs

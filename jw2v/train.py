@@ -658,8 +658,7 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
     state = place(pad_tables(state, layout.rows), layout)
   table_bytes = mesh_lib.bytes_per_device([state.W_in, state.W_out_T] if isinstance(state, SparseState)
                                           else [state.params['W_in'], state.params['W_out']])
-  noise = batches_lib.noise(vocab.counts, config.ns_exponent,
-                            rare_from=config.negative_pool_from if config.negative_pool else None)
+  noise = batches_lib.noise(vocab.counts, config.ns_exponent, rare_from=config.pool_rare_from)
   noise = jax.tree.map(lambda x: mesh_lib.put(x, layout.replicated()), noise)
   keep = keep_probabilities(vocab.counts, config.sample).astype(np.float32)
   keep_V = mesh_lib.put(keep, layout.replicated())

@@ -359,6 +359,8 @@ def test_fields_left_to_the_devices_are_resolved_per_platform():
   assert (cpu.centre_negatives, cpu.batch_size, cpu.example_layout, cpu.negatives_per_example) == (10, 512, 'cbow', 10)
   assert (gpu.centre_negatives, gpu.batch_size, gpu.example_layout, gpu.negatives_per_example) == (0, 1024, 'skipgram', 5)
   assert (cpu.negative_pool, gpu.negative_pool) == (512, 0)
+  assert (cpu.pool_rare_from, gpu.pool_rare_from) == (16384, None)  # the noise's rare table: only with a pool
+  assert jw2v.Config(negative_pool=4, negative_pool_from=100).resolved('gpu').pool_rare_from == 100
   for other in (jw2v.Config(model='cbow'), jw2v.Config(model='skipgram', optimizer='adam')):
     assert (other.resolved('cpu').centre_negatives, other.resolved('cpu').batch_size) == (0, 1024)
   assert jw2v.Config(model='cbow').resolved('cpu').negative_pool == 512
