@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -76,4 +77,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from jw2v.errors import exit_status  # errors the user can fix: one line
+  sys.exit(exit_status('bench_replicas', main))

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import resource
+import sys
 from pathlib import Path
 
 
@@ -75,4 +76,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from jw2v.errors import exit_status  # errors the user can fix: one line
+  sys.exit(exit_status('bench_sharded_tables', main))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -104,4 +105,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from jw2v.errors import exit_status  # errors the user can fix: one line
+  sys.exit(exit_status('bench_throughput', main))

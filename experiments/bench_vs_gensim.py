@@ -90,7 +90,10 @@ def measure(tool: str, model: str, path: str, args, env=None) -> dict:
     cmd.append(f'--centre-negatives={args.centre_negatives}')
   if args.init_scale is not None:
     cmd.append(f'--init-scale={args.init_scale}')
-  out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
+  out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+  if out.returncode:
+    last = (out.stderr.strip().splitlines() or ['(no message)'])[-1].removeprefix('bench_vs_gensim: error: ')
+    raise SystemExit(f'bench_vs_gensim: error: the {tool} {model} run failed: {last}')
   row = json.loads(out.stdout.strip().splitlines()[-1])
   words = row['raw_words'] * args.epochs
   row['raw_words_per_sec'] = words / row['wall_seconds']
@@ -177,4 +180,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from jw2v.errors import exit_status  # errors the user can fix: one line
+  sys.exit(exit_status('bench_vs_gensim', main))

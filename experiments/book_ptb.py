@@ -71,4 +71,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from jw2v.errors import exit_status  # errors the user can fix: one line
+  sys.exit(exit_status('book_ptb', main))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import time
 
 import numpy as np
@@ -121,4 +122,5 @@ def main():
 
 
 if __name__ == '__main__':
-  main()
+  from jw2v.errors import exit_status  # errors the user can fix: one line
+  sys.exit(exit_status('profile_step', main))

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from jw2v.errors import Jw2vError
+from jw2v.errors import Jw2vError, exit_status
 
 _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--model', 'model', str, 'cbow or skipgram (default cbow, as word2vec.c)'),
@@ -509,16 +509,4 @@ def _topn(n: int) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """Runs the command line; returns the exit status (errors are one line on stderr, never a traceback)."""
   args = build_parser().parse_args(argv)
-  try:
-    return args.func(args)
-  except Jw2vError as e:
-    print(f'jw2v: error: {e}', file=sys.stderr)
-  except FloatingPointError as e:
-    print(f'jw2v: error: {e}', file=sys.stderr)
-  except OSError as e:
-    where = f'{e.filename}: ' if e.filename else ''
-    print(f'jw2v: error: {where}{e.strerror or e}', file=sys.stderr)
-  except KeyboardInterrupt:
-    print('jw2v: interrupted', file=sys.stderr)
-    return 130
-  return 1
+  return exit_status('jw2v', lambda: args.func(args))

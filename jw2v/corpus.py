@@ -19,7 +19,7 @@ import numpy as np
 
 from jw2v import collector
 from jw2v.atomic import atomic_write
-from jw2v.errors import DataError, reading
+from jw2v.errors import ConfigError, DataError, reading
 from jw2v.vocab import Vocab, build_vocab, load_vocab, save_vocab
 
 _LONE_SURROGATE = re.compile('[\udc80-\udcff]')
@@ -501,6 +501,9 @@ def synthetic_corpus(n_tokens: int, vocab_size: int, *, exponent: float = 1.0, s
   Returns:
     (Corpus, Vocab), with words named 'w0', 'w1', ... in order of frequency.
   """
+  for name, value in (('n_tokens', n_tokens), ('vocab_size', vocab_size), ('sentence_length', sentence_length)):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+      raise ConfigError(f'synthetic_corpus: {name} must be a positive integer, got {value!r}')
   rng = np.random.default_rng(seed)
   cdf = np.cumsum(np.arange(1, vocab_size + 1, dtype=np.float64) ** -exponent)
   cdf /= cdf[-1]

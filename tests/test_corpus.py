@@ -182,6 +182,15 @@ def test_synthetic_corpus_is_zipf_and_ordered_by_count():
   assert vocab.words[:2] == ('w0', 'w1') and vocab.index['w5'] == 5
 
 
+@pytest.mark.parametrize('args, name', [((0, 100), 'n_tokens'), ((100, 0), 'vocab_size'), ((10.5, 100), 'n_tokens'),
+                                        ((100, True), 'vocab_size')])
+def test_synthetic_corpus_refuses_impossible_sizes(args, name):
+  with pytest.raises(jw2v.ConfigError, match=f'{name} must be a positive integer'):
+    jw2v.synthetic_corpus(*args)
+  with pytest.raises(jw2v.ConfigError, match='sentence_length'):
+    jw2v.synthetic_corpus(100, 10, sentence_length=0)
+
+
 def test_pieces_split_a_huge_line_but_keep_it_one_line(tmp_path):
   words = [f'w{i % 97}' for i in range(300_000)]
   path = write_text(tmp_path / 'one.txt', ' '.join(words))  # a single line, no line end

@@ -117,3 +117,20 @@ def test_bench_memory(tmp_path):
       '--out', str(tmp_path / 'out'), cwd=tmp_path)
   got = results(tmp_path / 'out')
   assert got['corpus']['raw_words'] > 0 and got['prepare_within_bound'] and got['train_within_bound']
+
+
+@pytest.mark.parametrize('script, args, message', [
+    ('bench_vs_gensim.py', ['--corpus', 'missing.txt'], 'bench_vs_gensim: error: corpus not found: missing.txt'),
+    ('bench_replicas.py', ['missing.txt'], 'bench_replicas: error: corpus not found: missing.txt'),
+    ('bench_throughput.py', ['--tokens', '0', '--quality-epochs', '0'],
+     'bench_throughput: error: synthetic_corpus: n_tokens must be a positive integer, got 0'),
+    ('bench_vs_gensim.py', ['--corpus', 'empty.txt'],  # found by the worker process, reported by the parent
+     'bench_vs_gensim: error: the jw2v skipgram run failed: corpus is empty (no words): empty.txt'),
+])
+def test_bad_input_is_one_line_and_a_failure(tmp_path, script, args, message):
+  (tmp_path / 'empty.txt').write_text('')
+  done = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], cwd=tmp_path, capture_output=True,
+                        text=True, timeout=120)
+  assert done.returncode == 1 and 'Traceback' not in done.stderr
+  assert done.stderr.strip().splitlines()[-1].startswith(message), done.stderr
+  assert not (tmp_path / 'runs').exists()  # nothing written
