@@ -98,6 +98,15 @@ def test_bench_replicas(tmp_path, text_corpus):
   assert math.isfinite(second['together_wordsim353']) and math.isfinite(second['apart_wordsim353'])
 
 
+def test_pool_quality(tmp_path, text_corpus):
+  run('pool_quality.py', '--corpus', str(text_corpus), '--rare', '20000', '--seeds', '1', '--models', 'cbow',
+      '--epochs', '1', '--dim', '16', '--out', str(tmp_path / 'out'), cwd=tmp_path)
+  got = results(tmp_path / 'out')
+  assert got['vocab'] > 20_000 and 0 < got['pooled_share'] < 1  # some rare words lie beyond rank 16,384
+  assert [(r['model'], r['pool'], r['seed']) for r in got['rows']] == [('cbow', 512, 1), ('cbow', 0, 1)]
+  assert all(math.isfinite(r['wordsim353']) for r in got['rows'])
+
+
 def test_bench_analogies(tmp_path):
   run('bench_analogies.py', '--vocab', '2000', '--dim', '16', '--repeat', '1', '--out', str(tmp_path / 'out'),
       cwd=tmp_path)
