@@ -38,6 +38,7 @@ def main():
   import jax
   import jw2v
   from jw2v.evaluate import evaluate_word_analogies, evaluate_word_pairs, standard_set
+  from jw2v.vocab import noise_cdf
 
   lines = jw2v.resolve_corpus(args.corpus).read_text(encoding='utf-8', errors='replace').splitlines()
   rare = [f'rare_{i}_' for i in range(args.rare)]
@@ -47,9 +48,11 @@ def main():
     order = np.random.default_rng(0).permutation(len(lines))
     path.write_text('\n'.join(lines[i] for i in order) + '\n', encoding='utf-8')
     corpus, vocab, _ = jw2v.load_corpus(path, 1)
-  rare_from = jw2v.Config().negative_pool_from
-  noise = vocab.counts.astype(np.float64) ** 0.75
-  pooled = float(noise[rare_from:].sum() / noise.sum())
+  defaults = jw2v.Config()
+  rare_from = defaults.negative_pool_from
+  # The share of the negatives' draws that lands at rank rare_from and beyond, from the cdf training draws by.
+  cdf_V = noise_cdf(vocab.counts, defaults.ns_exponent)
+  pooled = float(1 - int(cdf_V[rare_from - 1]) / 2**32) if rare_from < len(vocab) else 0.0
   print(f'{len(vocab):,} words, {len(corpus.ids):,} tokens; {100 * pooled:.0f} % of the noise distribution '
         f'at rank {rare_from:,} and beyond', flush=True)
   added = set(rare)
