@@ -17,11 +17,12 @@ import pytest
 EXPERIMENTS = Path(__file__).resolve().parent.parent / 'experiments'
 
 
-def run(script: str, *args: str, cwd: Path) -> str:
+def run(script: str, *args: str, cwd: Path, status: int = 0) -> subprocess.CompletedProcess:
+  """Runs an experiment in a fresh process; checks its exit status."""
   done = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], cwd=cwd, capture_output=True,
                         text=True, timeout=300)
-  assert done.returncode == 0, f'{script} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}'
-  return done.stdout
+  assert done.returncode == status, f'{script} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}'
+  return done
 
 
 def results(out: Path) -> dict:
@@ -48,7 +49,7 @@ def text_corpus(tmp_path_factory) -> Path:
 
 def test_profile_step(tmp_path):
   out = run('profile_step.py', '--batch-size', '256', '--steps', '8', '--vocab', '2000', '--tokens', '200000',
-            '--repeats', '2', cwd=tmp_path)
+            '--repeats', '2', cwd=tmp_path).stdout
   # The script itself fails if its copy of the step no longer computes what jw2v's step computes.
   for line in ('make_examples:', 'negatives:', "jw2v's step", 'copy of the step', 'no scatter-add', 'forward only'):
     assert line in out
@@ -138,8 +139,7 @@ def test_bench_memory(tmp_path):
 ])
 def test_bad_input_is_one_line_and_a_failure(tmp_path, script, args, message):
   (tmp_path / 'empty.txt').write_text('')
-  done = subprocess.run([sys.executable, str(EXPERIMENTS / script), *args], cwd=tmp_path, capture_output=True,
-                        text=True, timeout=120)
-  assert done.returncode == 1 and 'Traceback' not in done.stderr
+  done = run(script, *args, cwd=tmp_path, status=1)
+  assert 'Traceback' not in done.stderr
   assert done.stderr.strip().splitlines()[-1].startswith(message), done.stderr
   assert not (tmp_path / 'runs').exists()  # nothing written
