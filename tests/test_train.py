@@ -133,6 +133,14 @@ def small_corpus(tmp_path_factory):
   return jw2v.load_corpus(path, min_count=1)[:2]
 
 
+def _equal_vectors(exact: bool = False):
+  """The check that two runs trained the same tables: bit for bit on a CPU (or when `exact`); on a GPU,
+  whose scatter-add sums repeated rows in no fixed order, equal up to float32 rounding."""
+  if exact or jax.default_backend() == 'cpu':
+    return np.testing.assert_array_equal
+  return functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+
+
 def _zipf(n):
   p = 1.0 / np.arange(1, n + 1)
   return p / p.sum()
@@ -158,10 +166,7 @@ def test_same_seed_same_vectors(small_corpus, deterministic):
   a = jw2v.train(corpus, vocab, config, progress=False).params
   b = jw2v.train(corpus, vocab, config, progress=False).params
   c = jw2v.train(corpus, vocab, dataclasses.replace(config, seed=2), progress=False).params
-  if jax.default_backend() == 'cpu' or deterministic:
-    check = np.testing.assert_array_equal
-  else:  # a GPU's scatter-add sums repeated rows in no fixed order: equal up to float32 rounding
-    check = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+  check = _equal_vectors(exact=deterministic)
   check(a['W_in'], b['W_in'])
   check(a['W_out'], b['W_out'])
   assert not np.allclose(a['W_in'], c['W_in'])
@@ -175,10 +180,7 @@ def test_examples_made_on_the_host_or_the_device_train_the_same_vectors(small_co
   config = jw2v.Config(dim=8, min_count=1, epochs=2, batch_size=64, steps_per_call=4, block_tokens=512, **kw)
   host = jw2v.train(corpus, vocab, dataclasses.replace(config, examples_on='host'), progress=False)
   device = jw2v.train(corpus, vocab, dataclasses.replace(config, examples_on='device'), progress=False)
-  if jax.default_backend() == 'cpu':
-    check = np.testing.assert_array_equal
-  else:  # a GPU's scatter-add sums repeated rows in no fixed order
-    check = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+  check = _equal_vectors()
   check(host.params['W_in'], device.params['W_in'])
   check(host.params['W_out'], device.params['W_out'])
   assert [e['examples'] for e in host.history['epochs']] == [e['examples'] for e in device.history['epochs']]
@@ -193,10 +195,7 @@ def test_negative_pool_changes_training_only_where_there_are_rare_words(small_co
   plain = jw2v.train(corpus, vocab, dataclasses.replace(config, negative_pool=0), progress=False)
   none_rare = jw2v.train(corpus, vocab, dataclasses.replace(config, negative_pool_from=60), progress=False)
   pooled = jw2v.train(corpus, vocab, dataclasses.replace(config, negative_pool_from=10), progress=False)
-  if jax.default_backend() == 'cpu':
-    check = np.testing.assert_array_equal
-  else:  # a GPU's scatter-add sums repeated rows in no fixed order
-    check = functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-6)
+  check = _equal_vectors()
   check(none_rare.params['W_in'], plain.params['W_in'])
   assert not np.allclose(pooled.params['W_in'], plain.params['W_in'])
   for run in (plain, pooled):
