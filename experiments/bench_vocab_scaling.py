@@ -30,9 +30,9 @@ def main():
   parser.add_argument('--dim', type=int, default=100)
   parser.add_argument('--model', choices=('skipgram', 'cbow'), default='skipgram')
   parser.add_argument('--batch-size', type=int, default=None, help="examples per step (default: jw2v's)")
-  parser.add_argument('--centre-negatives', type=int, default=None,
-                      help="skip-gram: negatives per centre shared by its pairs (Config.centre_negatives; 0: per "
-                           "pair; default: jw2v's for the device, 10 on a CPU)")
+  parser.add_argument('--centre-negatives', type=int, default=0,
+                      help="skip-gram: negatives per centre shared by its pairs (Config.centre_negatives; default 0: "
+                           "per pair, as word2vec.c)")
   parser.add_argument('--negative-pool', type=int, default=None,
                       help="rare words drawn per step for the rare negatives (Config.negative_pool; 0: none; "
                            "default: jw2v's for the device, 512 on a CPU)")

@@ -19,7 +19,7 @@ scores, and the ratios gensim time / jw2v time (above 1: jw2v is faster).
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py            # PTB, both models
   python experiments/bench_vs_gensim.py --corpus my.txt --models skipgram --epochs 5
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --repeats 3   # medians of 3 rounds
-  JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --init-scale 1  # gensim 4's initial range
+  JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --init-scale 0.5  # word2vec.c's initial range
 
 Writes results.json and results.md into --out (default runs/bench).
 """
@@ -121,11 +121,11 @@ def main():
   parser.add_argument('--seed', type=int, default=1)
   parser.add_argument('--batch-size', type=int, default=None, help="jw2v's batch size (default: jw2v's)")
   parser.add_argument('--centre-negatives', type=int, default=None,
-                      help="jw2v skip-gram: negatives per centre, shared by its pairs (0: per pair, as word2vec.c; "
-                           "default: jw2v's for the device, 10 on a CPU)")
+                      help="jw2v skip-gram: negatives per centre, shared by its pairs (opt-in, not word2vec's "
+                           "algorithm; default 0: per pair, as word2vec.c)")
   parser.add_argument('--init-scale', type=float, default=None,
-                      help="jw2v's initial vectors: uniform in [-S/dim, S/dim) (default 0.5, word2vec.c's; gensim 4 "
-                           "uses 1.0)")
+                      help="jw2v's initial vectors: uniform in [-S/dim, S/dim) (default 1.0, gensim 4's; "
+                           "word2vec.c uses 0.5)")
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
   parser.add_argument('--repeats', type=int, default=1, help='rounds of the three runs; medians are reported')
   parser.add_argument('--out', default='runs/bench')

@@ -5,10 +5,10 @@ each block, one jitted function (`make_examples`, or `host_examples`, the same w
 the same random bits) subsamples the tokens (word2vec.c's keep probability, redrawn every epoch), draws
 each centre's window, and writes the block's examples, in corpus order and never across a sentence
 boundary, to the front of fixed-size buffers: skip-gram (centre, context) pairs, or CBOW rows of up to
-2 * window masked contexts. Training steps then slice consecutive batches out of those buffers on the
-device (`batch_at`), and negatives are drawn on the device from the unigram^0.75 distribution
-(`draw_negatives`, `step_negatives`, optionally with a pool for rare words). Nothing loops over tokens in
-Python, and no batch crosses the host-device boundary.
+2 * window masked contexts. Training steps then gather batches out of those buffers on the device, each
+spread over the whole block (`batch_at`), and negatives are drawn on the device from the unigram^0.75
+distribution (`draw_negatives`, `step_negatives`, optionally with a pool for rare words). Nothing loops
+over tokens in Python, and no batch crosses the host-device boundary.
 """
 
 from __future__ import annotations
@@ -282,20 +282,34 @@ def _compact(keep_N: jax.Array, size: int):
 
 
 def batch_at(examples: Examples, step: jax.Array, batch_size: int, part=0, parts: int = 1):
-  """Part `part` of `parts` of the `step`-th batch of a block's examples (past `count`: weight 0).
+  """Part `part` of `parts` of the `step`-th batch of a block's examples (slots past `count`: weight 0).
 
-  With parts > 1 (devices), part p is examples [p * b, (p + 1) * b) of the batch, b = batch_size / parts.
+  The batches interleave the block: with n = ceil(count / batch_size) batches, batch s holds examples s,
+  s + n, s + 2n, ..., so that a step's examples come from across the whole block, not from one stretch
+  of it. A step's updates are computed from the same vectors and summed; from one stretch of text, a word
+  that stretch repeats (a man page's own terms, a table) lands hundreds of times on its rows in a single
+  step, which overshoots and can make the loss run away. With parts > 1 (devices), part p is slots
+  [p * b, (p + 1) * b) of the batch, b = batch_size / parts.
   """
   size = batch_size // parts
-  start = step * batch_size + part * size
-  take = lambda a: jax.lax.dynamic_slice_in_dim(a, start, size)
-  weight_B = (start + jnp.arange(size) < examples.count).astype(jnp.float32)
+  n = jnp.maximum(-(-examples.count // batch_size), 1)
+  idx_B = step + n * (part * size + jnp.arange(size))  # < n * batch_size <= the buffer's size
+  weight_B = (idx_B < examples.count).astype(jnp.float32)
   if examples.context_P.shape[0]:
-    return SkipgramBatch(take(examples.center_P), take(examples.context_P), weight_B)
-  contexts_BxC = take(examples.contexts_PxC)
+    return SkipgramBatch(examples.center_P[idx_B], examples.context_P[idx_B], weight_B)
+  contexts_BxC = examples.contexts_PxC[idx_B]
   real_BxC = contexts_BxC >= 0
-  return CbowBatch(jnp.where(real_BxC, contexts_BxC, 0), real_BxC.astype(jnp.float32), take(examples.center_P),
+  return CbowBatch(jnp.where(real_BxC, contexts_BxC, 0), real_BxC.astype(jnp.float32), examples.center_P[idx_B],
                    weight_B)
+
+
+def batch_counts(count: int, batch_size: int, first: int, steps: int) -> np.ndarray:
+  """The real examples in each of batches first..first+steps-1 of a block of `count` examples (`batch_at`'s
+  interleaving: with n batches, batch s holds examples s, s + n, ..., so the first count % n batches hold
+  one more than the others)."""
+  n = max(-(-count // batch_size), 1)
+  s = np.arange(first, first + steps)
+  return np.where(s < n, count // n + (s < count % n), 0)
 
 
 class Noise(NamedTuple):

@@ -25,22 +25,24 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--epochs', 'epochs', int, 'passes over the corpus (default 5)'),
     ('--alpha', 'alpha', float, 'starting learning rate (default 0.025 for sgd, 0.001 otherwise)'),
     ('--min-alpha', 'min_alpha', float, 'final learning rate of the linear decay (sgd; default 0.0001)'),
-    ('--centre-negatives', 'centre_negatives', int, 'skip-gram: draw N negatives per centre word, shared by '
-                                                    'its pairs (default 10 on a CPU, where it is about 1.7x '
-                                                    'faster); 0: per pair, as word2vec.c (default on a GPU)'),
+    ('--centre-negatives', 'centre_negatives', int, 'skip-gram, opt-in, not word2vec\'s algorithm: draw N '
+                                                    'negatives per centre word, shared by its pairs (faster '
+                                                    'on a CPU, but scores lower: see the README\'s quality '
+                                                    'matrix); default 0: per pair, as word2vec.c'),
     ('--negative-pool', 'negative_pool', int, 'draw the negatives that fall on rare words through a pool of N '
                                               'rare words per step (a power of two; same distribution, fewer '
                                               'rows fetched from memory; default 512 on a CPU, 0 (off) on a GPU)'),
     ('--negative-pool-from', 'negative_pool_from', int, 'the frequency rank from which words count as rare for '
                                                         '--negative-pool (default 16384)'),
     ('--batch-size', 'batch_size', int, 'examples per step: pairs, or centres for cbow and with shared '
-                                        'negatives (default 1024, 512 with shared negatives; 8192 on a GPU)'),
+                                        'negatives (default 1024; with shared negatives as many centres as '
+                                        'hold about 1024 pairs, 128 at window 5; more on a GPU, e.g. 8192)'),
     ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 262144; '
                                             'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '
                                       '(dense reference path: jax.grad + optax)'),
-    ('--init-scale', 'init_scale', float, 'initial vectors uniform in [-S/dim, S/dim): 0.5 as word2vec.c '
-                                          '(default), 1.0 as gensim 4'),
+    ('--init-scale', 'init_scale', float, 'initial vectors uniform in [-S/dim, S/dim): 1.0 as gensim 4 '
+                                          '(default), 0.5 as word2vec.c'),
     ('--examples-on', 'examples_on', str, 'host or device: where training examples are made (default: host '
                                           'when training on one CPU device, where it is faster; same results)'),
     ('--seed', 'seed', int, 'random seed (default 1)'),

@@ -23,12 +23,9 @@ class Config:
   book's Adam). `path=None` picks the sparse fast path for SGD and the dense reference path otherwise.
   `deterministic` makes GPU results bit-for-bit repeatable (XLA's deterministic scatter-adds); a CPU run
   always is. `devices=None` trains on every device; `shard_tables` splits the tables by rows across them
-  (sparse path only). `centre_negatives=N` (skip-gram, sparse path; 0 = off, word2vec.c's way) draws N
-  negatives per centre word, shared by all of that centre's (centre, context) pairs, each weighted
-  `negative / N` per pair it serves, so that a pair still gets `negative` negatives' worth of updates in
-  expectation; a step then gathers and updates far fewer rows (see the README's speed section).
-  `init_scale` sets the range of the initial W_in, uniform in [-init_scale/dim, init_scale/dim): 0.5 is
-  word2vec.c's (and gensim 3's), 1.0 gensim 4's, which scored higher on PTB (see the README's Results).
+  (sparse path only). `init_scale` sets the range of the initial W_in, uniform in
+  [-init_scale/dim, init_scale/dim): 1.0 (the default) is gensim 4's, 0.5 word2vec.c's (and gensim 3's);
+  gensim 4's scored higher on the quality matrix, for both models.
   `examples_on` is where each block's training examples are made from its random bits: 'device' (one
   jitted program), 'host' (numpy, in the thread that feeds the blocks, while the device trains on the
   previous block; one device only) or None, which is 'host' when training on one CPU device and 'device'
@@ -39,14 +36,18 @@ class Config:
   a step touches at most P rows of rare words, which with a large vocabulary are the rows a CPU fetches
   from memory.
 
-  Three fields default to None, "chosen for the devices": `resolved(platform)` (which `train` applies)
-  fills them in. `centre_negatives=None` is 10 for skip-gram on the sparse path on a CPU, where it is
-  about 1.7x faster and scores like gensim on average (over seeds its scores spread a little wider than
-  per-pair negatives'), and 0 (word2vec.c's per-pair negatives) everywhere else.
-  `negative_pool=None` is 512 on the sparse path on a CPU (a step with a 1M-word vocabulary about 20 %
-  faster; no vocabulary of 16,384 words or fewer is affected; see the README's Vocabulary size) and 0
-  everywhere else.
-  `batch_size=None` is 512 examples per step when they are centres with shared negatives, else 1024.
+  `centre_negatives=N` (skip-gram, sparse path; 0 = off, word2vec.c's way and the default) is opt-in and
+  not word2vec's algorithm: it draws N negatives per centre word, shared by all of that centre's (centre,
+  context) pairs, each weighted `negative / N` per pair it serves, so that a pair still gets `negative`
+  negatives' worth of updates in expectation; a step then gathers and updates far fewer rows, but each
+  shared negative lands on its row as one large update instead of several small ones, and the vectors
+  score lower (the README's quality matrix gives the cost).
+
+  Two fields default to None, "chosen for the devices": `resolved(platform)` (which `train` applies)
+  fills them in. `negative_pool=None` is 512 on the sparse path on a CPU (a step with a 1M-word
+  vocabulary about 20 % faster; no vocabulary of 16,384 words or fewer is affected) and 0 everywhere else.
+  `batch_size=None` is 1024 examples per step (pairs for skip-gram, centres for CBOW), or with
+  `centre_negatives` as many centres as hold about 1024 pairs at most (`centre_batch_size`).
   """
   model: str = 'cbow'
   dim: int = 100
@@ -69,11 +70,11 @@ class Config:
   deterministic: bool = False
   devices: Optional[int] = None
   shard_tables: bool = False
-  centre_negatives: Optional[int] = None
+  centre_negatives: int = 0
   negative_pool: Optional[int] = None
   negative_pool_from: int = 16384
   max_sentence_length: int = 10_000
-  init_scale: float = 0.5
+  init_scale: float = 1.0
   examples_on: Optional[str] = None
   seed: int = 1
 
@@ -98,8 +99,8 @@ class Config:
          f'devices must be >= 1, got {self.devices!r}')
     need(not (self.shard_tables and self.update_path != 'sparse'),
          'shard_tables needs the sparse SGD path (optimizer sgd)')
-    need(self.centre_negatives is None or (isinstance(self.centre_negatives, int)
-                                           and not isinstance(self.centre_negatives, bool) and self.centre_negatives >= 0),
+    need(isinstance(self.centre_negatives, int) and not isinstance(self.centre_negatives, bool)
+         and self.centre_negatives >= 0,
          f'centre_negatives must be a whole number >= 0, got {self.centre_negatives!r}')
     need(not self.centre_negatives or (self.model == 'skipgram' and self.update_path == 'sparse'),
          'centre_negatives is for skip-gram on the sparse SGD path (model skipgram, optimizer sgd)')
@@ -137,29 +138,33 @@ class Config:
   def resolved(self, platform: str) -> 'Config':
     """This config with the fields left to the devices (None) filled in for `platform` ('cpu', 'gpu', ...).
 
-    Skip-gram on the sparse path shares each centre's negatives on a CPU (`centre_negatives=10`): a CPU
-    step costs about the rows it gathers and updates, and sharing cuts them from ~40 to ~21 per centre.
-    On a GPU the per-pair step runs near the memory-bandwidth limit and stays word2vec.c's. On a CPU the
-    sparse path draws rare words' negatives through a pool of 512 (`negative_pool`), so that with a large
-    vocabulary a step fetches fewer rows from memory; on a GPU, where it has not been measured, it does not.
+    On a CPU the sparse path draws rare words' negatives through a pool of 512 (`negative_pool`), so that
+    with a large vocabulary a step fetches fewer rows from memory; on a GPU, where it has not been
+    measured, it does not. A step holds 1024 examples, or with `centre_negatives` `centre_batch_size`
+    centres.
     """
-    centre_negatives = self.centre_negatives
-    if centre_negatives is None:
-      shares = self.model == 'skipgram' and self.update_path == 'sparse' and platform == 'cpu'
-      centre_negatives = 10 if shares else 0
     batch_size = self.batch_size
-    if batch_size is None:  # centres with shared negatives: 1024 of them lost analogies on PTB
-      batch_size = 512 if centre_negatives else 1024
+    if batch_size is None:
+      batch_size = self.centre_batch_size if self.centre_negatives else 1024
     negative_pool = self.negative_pool
     if negative_pool is None:
       negative_pool = 512 if self.update_path == 'sparse' and platform == 'cpu' else 0
-    return dataclasses.replace(self, centre_negatives=centre_negatives, batch_size=batch_size,
-                               negative_pool=negative_pool)
+    return dataclasses.replace(self, batch_size=batch_size, negative_pool=negative_pool)
+
+  @property
+  def centre_batch_size(self) -> int:
+    """The default batch with `centre_negatives`: the largest power of two of centres that hold at most
+    1024 pairs on average where no sentence end cuts their windows (`window + 1` pairs a centre with
+    shrinking windows, `2 * window` without), as many as the per-pair default's step. A step's updates are
+    all computed from the same vectors and summed, so the rows of the most frequent words receive a sum of
+    hundreds at once, and a step of more pairs overshoots."""
+    pairs = self.window + 1 if self.shrink_windows else 2 * self.window
+    return 1 << max(0, (1024 // pairs).bit_length() - 1)
 
   @property
   def is_resolved(self) -> bool:
     """Whether no field is left to the devices (see `resolved`)."""
-    return self.centre_negatives is not None and self.batch_size is not None and self.negative_pool is not None
+    return self.batch_size is not None and self.negative_pool is not None
 
   @property
   def pool_rare_from(self) -> Optional[int]:
@@ -198,7 +203,7 @@ class Config:
 
 def _need_resolved(config: Config):
   if not config.is_resolved:
-    raise ValueError('this config leaves centre_negatives, batch_size or negative_pool to the devices: use '
+    raise ValueError('this config leaves batch_size or negative_pool to the devices: use '
                      'config.resolved(platform) first')
 
 

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 
 
-def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 0.5) -> dict:
-  """word2vec.c's initialisation (scale 0.5); gensim 4 draws W_in twice as wide (scale 1.0).
+def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 1.0) -> dict:
+  """gensim 4's initialisation (scale 1.0); word2vec.c draws W_in half as wide (scale 0.5).
 
   Args:
     key: PRNG key.

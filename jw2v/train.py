@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import math
 import os
 import time
 from typing import Any, Callable, NamedTuple, Optional, Sequence
@@ -530,7 +531,8 @@ class TrainingStopped(Exception):
 
 
 class DivergenceError(FloatingPointError):
-  """The loss became infinite or NaN; nothing after the last good checkpoint was saved."""
+  """The loss became infinite or NaN, or ran away (`RUNAWAY` times that of untrained vectors); nothing
+  after the last good checkpoint was saved."""
 
 
 def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict] = None,
@@ -564,7 +566,8 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     by it. The other entries time what comes before and after the epochs.
 
   Raises:
-    DivergenceError: the loss stopped being finite (the state is discarded; no checkpoint is written).
+    DivergenceError: the loss stopped being finite, or a dispatch's loss per example rose past `RUNAWAY`
+      times that of untrained vectors (the state is discarded; no checkpoint is written).
     TrainingStopped: `should_stop` returned True.
   """
   return _train_models(corpus, vocab, [config], params=params, optimizer=optimizer, progress=progress,
@@ -663,6 +666,7 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
   keep = keep_probabilities(vocab.counts, config.sample).astype(np.float32)
   keep_V = mesh_lib.put(keep, layout.replicated())
   B, S = config.batch_size, config.steps_per_call
+  untrained = untrained_loss(config)
   T = batches_lib.block_size(corpus, config.block_tokens, layout.devices)
   one_device = layout.devices == 1 and jax.process_count() == 1
   if config.examples_on == 'host' and not one_device:
@@ -741,16 +745,23 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
                smoothing=0.1, initial=here.epoch * corpus_words + first_block[4])
     now = {'epoch': here.epoch, 'loss': np.full(R, here.epoch_loss), 'examples': here.epoch_examples,
            'seconds': here.epoch_seconds, 'since': time.perf_counter(), 'saved': time.perf_counter()}
-    in_flight = []  # dispatches whose losses are not read yet: (loss_S, n_steps, examples, words, first step)
+    in_flight = []  # dispatches whose losses are not read yet: (loss_S, examples_S, words, first step)
 
     def read_losses(keep_last: int):
       """Adds the losses of all but the newest `keep_last` dispatches (waiting for them) to the epoch."""
       while len(in_flight) > keep_last:
-        loss_S, n, examples, words, first_step = in_flight.pop(0)
+        loss_S, examples_S, words, first_step = in_flight.pop(0)
+        n, examples = len(examples_S), int(examples_S.sum())
         losses_RxS = mesh_lib.host(loss_S).reshape(R, -1)[:, :n]  # a copy: waits for that dispatch only
         if not np.all(np.isfinite(losses_RxS)):
           model, bad = np.argwhere(~np.isfinite(losses_RxS))[0]
           raise diverged(f'the loss became {losses_RxS[model, bad]} at step {first_step + bad}'
+                         + (f' (model {model} of the sweep)' if many else ''))
+        runaway = runaway_step(losses_RxS, examples_S, RUNAWAY * untrained)
+        if runaway is not None:
+          model, bad, per_example = runaway
+          raise diverged(f'the loss rose to {per_example:.4g} per example at step {first_step + bad}, '
+                         f'{per_example / untrained:.3g}x the loss of untrained vectors ({untrained:.3g})'
                          + (f' (model {model} of the sweep)' if many else ''))
         now['loss'] += losses_RxS.sum(axis=1)
         now['examples'] += examples
@@ -759,8 +770,9 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
 
     def diverged(what):
       bar.close()
+      shared = ', or per-pair negatives (centre_negatives=0)' if config.centre_negatives else ''
       return DivergenceError(f'{what} (epoch {last_epoch + 1}); try a lower learning rate (alpha, now '
-                             f'{config.learning_rate}) or a smaller batch size (now {B})')
+                             f'{config.learning_rate}) or a smaller batch size (now {B}){shared}')
 
     def checked_host_state():
       """The state on the host, checked: a step can turn the tables to NaN before any loss shows it."""
@@ -810,7 +822,7 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
         state, loss_S = multi_step(state, examples, first, done - first, progress0, 1.0 / total_words, noise)
         # The bar counts the block's tokens in proportion to the steps run.
         words = n_tokens * done // n_steps - n_tokens * first // n_steps if n_steps else n_tokens
-        in_flight.append((loss_S, done - first, max(min(done * B, count) - first * B, 0), words, global_step))
+        in_flight.append((loss_S, batches_lib.batch_counts(count, B, first, done - first), words, global_step))
         global_step += done - first
         last_epoch = epoch
         read_losses(1)  # the previous dispatch's: the device always has one queued
@@ -833,6 +845,41 @@ def _run_models(corpus: Corpus, vocab: Vocab, configs: list[Config], *, params: 
     if not many:
       return [TrainResult(params, history)]
     return [TrainResult(jax.tree.map(lambda x: x[r], params), {**history, 'epochs': epochs_R[r]}) for r in range(R)]
+
+
+# A dispatch whose loss per example passes this many times that of untrained vectors stops the run: the
+# steps' summed updates overshoot and feed on themselves (a normal run's loss only falls below it).
+RUNAWAY = 3.0
+
+
+def untrained_loss(config: Config) -> float:
+  """The most a training example's loss can be with untrained vectors: every score is 0 (W_out starts at
+  zero), so each of its positives and negatives costs log 2; a centre with shared negatives has up to
+  2 * window pairs. Resolved configs only."""
+  pairs = 2 * config.window if config.centre_negatives else 1
+  return pairs * (1 + config.negative) * math.log(2)
+
+
+def runaway_step(losses_RxS: np.ndarray, examples_S: np.ndarray,
+                 ceiling: float) -> Optional[tuple[int, int, float]]:
+  """Where a dispatch's loss ran away: its mean loss per example passed `ceiling`.
+
+  Args:
+    losses_RxS: the summed loss of each of the dispatch's S steps, for each of R models.
+    examples_S: the real examples of each step (`batches.batch_counts`).
+    ceiling: the highest mean loss per example that is not a runaway.
+
+  Returns:
+    None, or (model, step, loss per example of that step) for the first model past the ceiling and its
+    first step past it.
+  """
+  over_R = losses_RxS.sum(axis=1) > ceiling * max(int(examples_S.sum()), 1)
+  if not over_R.any():
+    return None
+  model = int(np.argmax(over_R))
+  per_example_S = losses_RxS[model] / np.maximum(examples_S, 1)
+  step = int(np.argmax(per_example_S > ceiling))  # one exists: the mean is past the ceiling
+  return model, step, float(per_example_S[step])
 
 
 def compiler_options(deterministic: bool = False) -> dict:

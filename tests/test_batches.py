@@ -144,7 +144,7 @@ def test_host_examples_equal_device_examples(model, shrink):
   assert jax.tree.map(lambda x: (x.shape, x.dtype), shapes) == jax.tree.map(lambda x: (x.shape, x.dtype), want)
 
 
-def test_batches_cover_the_examples_in_order():
+def test_batches_interleave_the_examples_and_cover_each_once():
   corpus = _corpus([40, 33, 27])
   size = batches.block_size(corpus, 1 << 20)
   _, block = next(batches.corpus_blocks(corpus, size))
@@ -152,17 +152,24 @@ def test_batches_cover_the_examples_in_order():
                              window=W, shrink_windows=False,
                              buffer_size=batches.example_buffer_size(size, 'skipgram', W, 16))
   n = int(ex.count)
-  got = [batches.batch_at(ex, s, 16) for s in range(-(-n // 16))]
+  steps = -(-n // 16)
+  got = [batches.batch_at(ex, s, 16) for s in range(steps)]
   assert all(b.center_B.shape == (16,) for b in got)
-  weights = np.concatenate([b.weight_B for b in got])
-  assert weights.sum() == n and np.all(weights[:n] == 1)
-  np.testing.assert_array_equal(np.concatenate([b.context_B for b in got])[:n], np.asarray(ex.context_P)[:n])
+  # Batch s holds examples s, s + steps, s + 2 * steps, ...: every one once, padding (weight 0) after the last.
+  slots_SxB = np.arange(steps)[:, None] + steps * np.arange(16)[None, :]
+  weights_SxB = np.stack([b.weight_B for b in got])
+  np.testing.assert_array_equal(weights_SxB, slots_SxB < n)
+  context_SxB = np.stack([b.context_B for b in got])
+  np.testing.assert_array_equal(context_SxB[slots_SxB < n], np.asarray(ex.context_P)[slots_SxB[slots_SxB < n]])
+  assert sorted(slots_SxB[slots_SxB < n].tolist()) == list(range(n))
+  halves = [batches.batch_at(ex, 1, 16, part, 2) for part in (0, 1)]  # two devices split batch 1 in halves
+  np.testing.assert_array_equal(np.concatenate([h.context_B for h in halves]), got[1].context_B)
   cbow = batches.make_examples(jax.device_put(block), jnp.ones(50), jax.random.key(0), model='cbow', window=W,
                                shrink_windows=False, buffer_size=batches.example_buffer_size(size, 'cbow', W, 16))
   b = batches.batch_at(cbow, 0, 16)
   assert isinstance(b, batches.CbowBatch) and b.contexts_BxC.shape == b.mask_BxC.shape == (16, 2 * W)
   # The mask is read off the examples' ids (-1: no context); the batch's empty slots hold id 0.
-  contexts = np.asarray(cbow.contexts_PxC)[:16]
+  contexts = np.asarray(cbow.contexts_PxC)[-(-int(cbow.count) // 16) * np.arange(16)]
   np.testing.assert_array_equal(b.mask_BxC, (contexts >= 0).astype(np.float32))
   np.testing.assert_array_equal(b.contexts_BxC, np.maximum(contexts, 0))
   assert 0 < b.mask_BxC.sum() < b.mask_BxC.size  # the sentence ends leave slots empty

@@ -11,6 +11,7 @@ import pytest
 
 import jw2v
 from jw2v.cli import main
+from jw2v.run_dir import read_run_start
 from conftest import write_text
 
 SENTENCES = ['the cat sat on the mat', 'the dog sat on the log', 'a cat and a dog met on a mat',
@@ -51,7 +52,7 @@ def test_train_writes_every_output(trained_dir):
   run = jw2v.load_run(trained_dir)
   assert run.config.model == 'skipgram' and run.config.dim == 10 and len(run.history['epochs']) == 2
   # config.json records what ran: the fields left to the devices, filled in
-  assert run.config == jw2v.Config(**{**json.loads((trained_dir / 'config.json').read_text()), 'centre_negatives': None,
+  assert run.config == jw2v.Config(**{**json.loads((trained_dir / 'config.json').read_text()), 'negative_pool': None,
                                       'batch_size': None}).resolved(jax.default_backend())
   assert run.history['raw_words'] > 0 and run.history['corpus'].endswith('corpus.txt')
 
@@ -230,7 +231,6 @@ def test_signals_checkpoint_and_resume_exactly(tmp_path, long_corpus, uninterrup
 
 def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path):
   import time
-  from jw2v.run_dir import read_run_start
   # Tables of about 22k words x 64: each checkpoint is ~12 MB, long enough to be killed while it is written.
   corpus, vocab = jw2v.synthetic_corpus(150_000, 40_000, seed=3)
   words = np.array(vocab.words)
@@ -339,3 +339,16 @@ def test_a_sweep_writes_each_model_to_its_own_directory(tmp_path, capsys, corpus
          'not both')
   _fails(capsys, ['train', '--resume', str(out / names[0]), '--replicas', '2'], 'cannot be resumed')
   _fails(capsys, ['train', str(corpus_file), '--out', str(out / 'y'), '--seeds', '3,3'], 'same model twice')
+
+
+def test_a_runaway_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path, capsys, corpus_file):
+  out = tmp_path / 'o'
+  # A learning rate far too large: epochs 1 and 2 end (and are checkpointed), then the loss climbs.
+  _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--model', 'skipgram', '--min-count', '1',
+                  '--epochs', '3', '--dim', '8', '--alpha', '2', '--quiet'],
+         'per example at step', '(epoch 3); try a lower learning rate (alpha, now 2.0)',
+         f'the last good checkpoint is {out / "checkpoint.npz"}')
+  config, corpus_dir, _ = read_run_start(out)
+  good, _ = jw2v.restore_checkpoint(out / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))
+  assert (good.epoch, good.block, good.step) == (2, 0, 0) and len(good.history) == 2
+  assert not (out / 'vectors.txt').exists() and not (out / 'vectors.bin').exists()

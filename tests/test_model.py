@@ -12,7 +12,7 @@ def _params(key, V=12, H=4):
 
 
 def test_init_params_follows_word2vec_c():
-  params = jw2v.init_params(jax.random.key(0), 500, 40)
+  params = jw2v.init_params(jax.random.key(0), 500, 40, scale=0.5)
   assert params['W_in'].shape == (500, 40) and params['W_out'].shape == (40, 500)
   assert params['W_in'].dtype == jnp.float32
   W_in = np.asarray(params['W_in'])
@@ -22,8 +22,8 @@ def test_init_params_follows_word2vec_c():
 
 
 def test_init_scale_widens_the_initial_range():
-  narrow = np.asarray(jw2v.init_params(jax.random.key(0), 500, 40)['W_in'])
-  wide = np.asarray(jw2v.init_params(jax.random.key(0), 500, 40, scale=1.0)['W_in'])  # gensim 4's range
+  narrow = np.asarray(jw2v.init_params(jax.random.key(0), 500, 40, scale=0.5)['W_in'])  # word2vec.c's range
+  wide = np.asarray(jw2v.init_params(jax.random.key(0), 500, 40)['W_in'])  # gensim 4's, the default
   assert wide.min() >= -1 / 40 and wide.max() < 1 / 40 and np.abs(wide).max() > 0.99 / 40
   np.testing.assert_allclose(wide, 2 * narrow, rtol=1e-6, atol=1e-9)
 

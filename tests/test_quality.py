@@ -23,10 +23,10 @@ def evaluate(path) -> tuple[float, float, float]:
 
 
 @pytest.mark.slow
-# skipgram with no flags: the device's default (shared negatives on a CPU); '--centre-negatives 0': word2vec.c's;
-# '--init-scale 1': gensim 4's initial range
-@pytest.mark.parametrize('model, extra', [('skipgram', []), ('cbow', []), ('skipgram', ['--centre-negatives', '0']),
-                                          ('cbow', ['--init-scale', '1'])])
+# no flags: the defaults (word2vec.c's per-pair negatives, gensim 4's initial range); '--centre-negatives 10': the
+# opt-in shared negatives; '--init-scale 0.5': word2vec.c's initial range
+@pytest.mark.parametrize('model, extra', [('skipgram', []), ('cbow', []), ('skipgram', ['--centre-negatives', '10']),
+                                          ('cbow', ['--init-scale', '0.5'])])
 def test_ptb_quality_floors(tmp_path, ptb_train, model, extra):
   out = tmp_path / model
   assert main(['train', 'ptb', '--out', str(out), '--model', model, '--dim', '100', '--window', '5',

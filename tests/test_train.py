@@ -119,7 +119,7 @@ def test_multi_step_runs_the_requested_batches_of_a_block():
     lr = schedule(0.25 + 0.001 * offset[batch_index * B])
     expected, loss = step(expected, batch, negatives, lr)
     np.testing.assert_allclose(losses[i], loss, rtol=1e-5)
-  assert np.asarray(batch.weight_B).sum() == B // 2
+  assert np.asarray(batch.weight_B).sum() == np.sum(2 + 3 * np.arange(B) < count)  # batch 2 of 3: slots 2, 5, 8, ...
   assert losses[2] == 0.0 and losses[3] == 0.0 and int(state.step) == 2
   np.testing.assert_allclose(jw2v.params_of(state)['W_in'], jw2v.params_of(expected)['W_in'], rtol=1e-5)
 
@@ -351,12 +351,14 @@ def test_centre_negatives_needs_skipgram_on_the_sparse_path(kw):
 
 def test_fields_left_to_the_devices_are_resolved_per_platform():
   sg = jw2v.Config(model='skipgram')
-  assert not sg.is_resolved and sg.centre_negatives is None and sg.batch_size is None
+  assert not sg.is_resolved and sg.centre_negatives == 0 and sg.batch_size is None
   with pytest.raises(ValueError, match='resolved'):
     sg.example_layout
   cpu, gpu = sg.resolved('cpu'), sg.resolved('gpu')
-  assert (cpu.centre_negatives, cpu.batch_size, cpu.example_layout, cpu.negatives_per_example) == (10, 512, 'cbow', 10)
-  assert (gpu.centre_negatives, gpu.batch_size, gpu.example_layout, gpu.negatives_per_example) == (0, 1024, 'skipgram', 5)
+  # word2vec.c's per-pair negatives on every device
+  for resolved in (cpu, gpu):
+    assert (resolved.centre_negatives, resolved.batch_size, resolved.example_layout,
+            resolved.negatives_per_example) == (0, 1024, 'skipgram', 5)
   assert (cpu.negative_pool, gpu.negative_pool) == (512, 0)
   assert (cpu.pool_rare_from, gpu.pool_rare_from) == (16384, None)  # the noise's rare table: only with a pool
   assert jw2v.Config(negative_pool=4, negative_pool_from=100).resolved('gpu').pool_rare_from == 100
@@ -366,20 +368,30 @@ def test_fields_left_to_the_devices_are_resolved_per_platform():
   assert jw2v.Config(model='skipgram', optimizer='adam').resolved('cpu').negative_pool == 0  # dense path
   assert jw2v.Config(negative_pool=0).resolved('cpu').negative_pool == 0
   assert jw2v.Config(negative_pool=64).resolved('gpu').negative_pool == 64
-  # What is given is kept; a given centre_negatives picks its batch size, a given batch size stays.
-  assert jw2v.Config(model='skipgram', centre_negatives=0).resolved('cpu').batch_size == 1024
-  assert jw2v.Config(model='skipgram', centre_negatives=8).resolved('gpu').batch_size == 512
+  # Shared negatives (opt-in) count centres: as many as hold about 1024 pairs at most.
+  shared = jw2v.Config(model='skipgram', centre_negatives=8).resolved('gpu')
+  assert (shared.batch_size, shared.example_layout, shared.negatives_per_example) == (128, 'cbow', 8)
+  assert [jw2v.Config(model='skipgram', centre_negatives=8, window=w).resolved('cpu').batch_size
+          for w in (1, 2, 5, 10, 1000)] == [512, 256, 128, 64, 1]
+  assert jw2v.Config(model='skipgram', centre_negatives=8, shrink_windows=False).resolved('cpu').batch_size == 64
+  # What is given is kept.
   assert jw2v.Config(model='skipgram', batch_size=256).resolved('cpu') == jw2v.Config(
-      model='skipgram', batch_size=256, centre_negatives=10, negative_pool=512)
+      model='skipgram', batch_size=256, negative_pool=512)
   assert cpu.resolved('gpu') == cpu  # resolving twice changes nothing
+
+
+@pytest.mark.parametrize('value', [None, -1, 1.5, True])
+def test_centre_negatives_is_a_whole_number(value):
+  with pytest.raises(jw2v.ConfigError, match='centre_negatives must be a whole number'):
+    jw2v.Config(model='skipgram', centre_negatives=value)
 
 
 def test_train_starts_from_init_scale(small_corpus):
   corpus, vocab = small_corpus
   # a learning rate of 1e-12 leaves the vectors where they started, to float precision
   common = dict(model='cbow', dim=8, min_count=1, epochs=1, steps_per_call=4, alpha=1e-12, min_alpha=0.0)
-  narrow = jw2v.train(corpus, vocab, jw2v.Config(**common), progress=False).params['W_in']
-  wide = jw2v.train(corpus, vocab, jw2v.Config(init_scale=1.0, **common), progress=False).params['W_in']
+  narrow = jw2v.train(corpus, vocab, jw2v.Config(init_scale=0.5, **common), progress=False).params['W_in']
+  wide = jw2v.train(corpus, vocab, jw2v.Config(**common), progress=False).params['W_in']  # gensim 4's range
   assert np.abs(narrow).max() <= 0.5 / 8 and np.abs(wide).max() > 0.9 / 8
   np.testing.assert_allclose(wide, 2 * narrow, rtol=1e-5, atol=1e-8)
 
@@ -390,5 +402,88 @@ def test_train_uses_the_resolved_config(small_corpus):
   auto = jw2v.train(corpus, vocab, jw2v.Config(**common), progress=False).params
   explicit = jw2v.train(corpus, vocab, jw2v.Config(**common).resolved(jax.default_backend()), progress=False).params
   np.testing.assert_array_equal(auto['W_in'], explicit['W_in'])
-  per_pair = jw2v.train(corpus, vocab, jw2v.Config(centre_negatives=0, **common), progress=False).params
-  assert np.allclose(auto['W_in'], per_pair['W_in']) == (jax.default_backend() != 'cpu')
+  per_pair = jw2v.train(corpus, vocab, jw2v.Config(centre_negatives=0, batch_size=1024, **common),
+                        progress=False).params
+  _equal_vectors()(auto['W_in'], per_pair['W_in'])  # word2vec.c's per-pair negatives on every device
+
+
+def test_runaway_step_names_the_first_step_past_the_ceiling():
+  from jw2v.train import runaway_step
+  # Steps of 4, 4 and 2 examples. Per example, model 0 lost 2.5, model 1 16.
+  losses_RxS, examples_S = np.array([[10.0, 12.0, 3.0], [10.0, 90.0, 60.0]]), np.array([4, 4, 2])
+  assert runaway_step(losses_RxS, examples_S, ceiling=20.0) is None
+  assert runaway_step(losses_RxS, examples_S, ceiling=1.0) == (0, 0, 2.5)
+  assert runaway_step(losses_RxS, examples_S, ceiling=3.0) == (1, 1, 22.5)  # steps of model 1: 2.5, 22.5, 30
+  assert runaway_step(np.array([[1.0, 30.0]]), np.array([4, 1]), ceiling=4.0) == (0, 1, 30.0)
+
+
+def test_batch_counts_are_the_real_examples_of_each_interleaved_batch():
+  from jw2v.batches import batch_counts
+  examples = Examples(jnp.arange(64, dtype=jnp.int32), jnp.arange(64, dtype=jnp.int32), jnp.zeros((0, 10), jnp.int32),
+                      jnp.zeros(64, jnp.int32), jnp.int32(0))
+  for count in (0, 1, 15, 16, 17, 40, 64):
+    weights = [float(batch_at(examples._replace(count=jnp.int32(count)), s, 16).weight_B.sum()) for s in range(4)]
+    steps = max(-(-count // 16), 1)
+    np.testing.assert_array_equal(batch_counts(count, 16, 0, 4), weights[:steps] + [0] * (4 - steps))
+    np.testing.assert_array_equal(batch_counts(count, 16, 1, 2), batch_counts(count, 16, 0, 4)[1:3])
+  assert batch_counts(40, 16, 0, 3).tolist() == [14, 13, 13]  # not 16, 16, 8: the padding is spread
+
+
+def test_untrained_loss_bounds_the_loss_of_vectors_that_have_not_moved(small_corpus):
+  from jw2v.train import untrained_loss
+  corpus, vocab = small_corpus
+  for kw in (dict(model='cbow'), dict(model='skipgram'), dict(model='skipgram', centre_negatives=6)):
+    config = jw2v.Config(dim=8, min_count=1, epochs=1, alpha=1e-12, min_alpha=0.0, **kw).resolved('cpu')
+    loss = jw2v.train(corpus, vocab, config, progress=False).history['epochs'][0]['loss']
+    assert loss <= untrained_loss(config)
+    if not config.centre_negatives:  # log 2 for the positive and each negative but those equal to it
+      assert loss > 0.9 * untrained_loss(config)
+
+
+def test_a_loss_that_runs_away_stops_training_and_names_the_step(small_corpus):
+  corpus, vocab = small_corpus
+  saved = []
+  # A learning rate far too large: the loss climbs but stays finite, in the second epoch of this corpus.
+  with pytest.raises(jw2v.DivergenceError, match=r'the loss rose to \S+ per example at step \d+, \S+x the loss '
+                                                 r'of untrained vectors \(4\.16\) \(epoch 2\); try a lower'):
+    jw2v.train(corpus, vocab, jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2, alpha=0.5),
+               progress=False, checkpoint=saved.append)
+  assert [c.epoch for c in saved] == [1]  # the end of epoch 1 was checkpointed; nothing after it
+  base = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1)
+  with pytest.raises(jw2v.DivergenceError, match=r'per example at step \d+, .* \(model 1 of the sweep\)'):
+    jw2v.train_many(corpus, vocab, [base, dataclasses.replace(base, alpha=3.0)], progress=False)
+
+
+def test_default_runs_do_not_trip_the_runaway_guard(small_corpus):
+  corpus, vocab = small_corpus
+  for model in ('cbow', 'skipgram'):
+    for seed in (1, 2, 3):
+      jw2v.train(corpus, vocab, jw2v.Config(model=model, dim=8, min_count=1, epochs=3, seed=seed), progress=False)
+
+
+@pytest.fixture(scope='module')
+def dictionary_like(tmp_path_factory):
+  """Text shaped like a dictionary: 100 entries of 1000 words, one per line, each repeating its headword
+  (15 % of its words) among Zipf-distributed common words."""
+  rng = np.random.default_rng(0)
+  p = 1.0 / np.arange(1, 3001)
+  lines = []
+  for entry in range(100):
+    words = np.array([f'w{i}' for i in rng.choice(3000, size=1000, p=p / p.sum())], dtype=object)
+    words[rng.random(1000) < 0.15] = f'head{entry}'
+    lines.append(' '.join(words))
+  return jw2v.load_corpus(write_text(tmp_path_factory.mktemp('dict') / 'd.txt', '\n'.join(lines)), min_count=5)[:2]
+
+
+def test_dictionary_like_text_trains_with_shared_negatives_and_per_pair(dictionary_like):
+  # An entry repeats its headword. When a step held consecutive examples, hundreds of its updates, all
+  # computed from the same vectors and pointing the same way, landed on the headword's rows at once; the
+  # sum overshot and the next steps overshot further. With shared negatives (512 consecutive centres,
+  # about 3,000 pairs, each shared negative a lump of up to `negative` pairs' weight) the loss ran away
+  # to about 1e10 per centre here. The batches now spread over the whole block.
+  from jw2v.train import untrained_loss
+  corpus, vocab = dictionary_like
+  for kw in (dict(model='skipgram', centre_negatives=10), dict(model='skipgram'), dict(model='cbow')):
+    config = jw2v.Config(epochs=2, **kw)
+    losses = [e['loss'] for e in jw2v.train(corpus, vocab, config, progress=False).history['epochs']]
+    assert losses[1] < losses[0] < untrained_loss(config.resolved('cpu')), (kw, losses)
