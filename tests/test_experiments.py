@@ -129,7 +129,111 @@ def test_bench_memory(tmp_path):
   assert got['corpus']['raw_words'] > 0 and got['prepare_within_bound'] and got['train_within_bound']
 
 
+def test_quality_matrix(tmp_path, text_corpus):
+  out = tmp_path / 'out'
+  run('quality_matrix.py', '--corpora', f'toy={text_corpus}', '--seeds', '1', '2', '--epochs', '1', '--dim', '16',
+      '--out', str(out), cwd=tmp_path)
+  got = results(out)
+  assert [(r['corpus'], r['model'], r['seed'], r['tool']) for r in got['runs']] == [
+      ('toy', model, seed, tool) for model in ('skipgram', 'cbow') for seed in (1, 2) for tool in ('jw2v', 'gensim')]
+  for row in got['summary']:
+    for tool in ('jw2v', 'gensim'):
+      mine = [r for r in got['runs'] if (r['model'], r['tool']) == (row['model'], tool)]
+      assert row[tool]['raw_words'] == 40_000 and row[tool]['vocab_size'] == mine[0]['vocab_size'] > 400
+      assert row[tool]['wall_seconds'] == pytest.approx(sum(r['wall_seconds'] for r in mine) / 2)
+      for score in ('wordsim353', 'simlex999', 'analogy'):
+        assert row[tool][score] == pytest.approx({'mean': sum(r[score] for r in mine) / 2,
+                                                  'min': min(r[score] for r in mine)})
+    for score, tolerance in got['tolerance'].items():
+      difference = row['jw2v'][score]['mean'] - row['gensim'][score]['mean']
+      assert row['difference'][score] == pytest.approx(difference)
+      judged = row['covered'][score] >= got['min_covered']  # fewer pairs or questions: not judged (None)
+      assert row['within'][score] == ((difference >= -tolerance) if judged else None)
+    assert row['covered']['wordsim353'] > 100  # the toy corpus is made of WordSim-353's words
+    assert row['covered']['analogy'] < 100  # and holds few of the analogies' words
+  assert all(len(r['epoch_losses']) == 1 and r['config']['init_scale'] == 1.0 for r in got['runs'] if r['tool'] == 'jw2v')
+  table = (out / 'results.md').read_text()
+  assert '| toy | 0.04 M |' in table and 'questions: not judged)' in table
+  # A variant of jw2v against the same gensim runs, reused rather than trained again.
+  run('quality_matrix.py', '--corpora', f'toy={text_corpus}', '--seeds', '1', '2', '--epochs', '1', '--dim', '16',
+      '--models', 'cbow', '--jw2v', 'init_scale=0.5', '--gensim-from', str(out / 'results.json'),
+      '--out', str(tmp_path / 'variant'), cwd=tmp_path)
+  variant = results(tmp_path / 'variant')
+  assert variant['jw2v_extra'] == {'init_scale': 0.5}
+  gensim_runs = [r for r in variant['runs'] if r['tool'] == 'gensim']
+  assert all(r['reused'] for r in gensim_runs)
+  assert gensim_runs == [{**r, 'reused': True} for r in got['runs'] if (r['tool'], r['model']) == ('gensim', 'cbow')]
+  assert all(r['config']['init_scale'] == 0.5 for r in variant['runs'] if r['tool'] == 'jw2v')
+
+
+def _corpora():
+  sys.path.insert(0, str(EXPERIMENTS))
+  try:
+    import corpora
+  finally:
+    sys.path.remove(str(EXPERIMENTS))
+  return corpora
+
+
+def test_corpora_words_are_lower_case_letters_with_inner_apostrophes():
+  corpora = _corpora()
+  assert corpora.words("Café au lait, one's \\fBfont\\fR -- 1913 'quoted' don't!") == [
+      'cafe', 'au', 'lait', "one's", 'fbfont', 'fr', 'quoted', "don't"]
+
+
+def test_corpora_dictionary_entries_follow_the_dictd_index():
+  corpora = _corpora()
+  data = b'Abandon v. t. To give up.\nAbase v. t. To lower.\n'
+  number = lambda n: corpora._BASE64[n // 64] + corpora._BASE64[n % 64] if n >= 64 else corpora._BASE64[n]
+  index = [f'00-database-info\t{number(0)}\t{number(5)}', f'abase\t{number(26)}\t{number(22)}',
+           f'abandon\t{number(0)}\t{number(26)}', f'give up\t{number(0)}\t{number(26)}']
+  assert list(corpora.dictionary_entries(data, index)) == ['Abandon v. t. To give up.\n', 'Abase v. t. To lower.\n']
+  assert corpora._dictd_number('BQ+') == 1 * 64 * 64 + 16 * 64 + 62
+
+
+def test_corpora_bible_verses_skip_headings_and_numbers():
+  printed = ['', 'Genesis 1', '', '  1 In the beginning God created the heaven and the earth.',
+             '  2 And the earth was without form, and void.', 'Exodus 2', '  10 And the child grew.']
+  assert list(_corpora().bible_verses(printed)) == [
+      'In the beginning God created the heaven and the earth.', 'And the earth was without form, and void.',
+      'And the child grew.']
+
+
+def test_corpora_strip_roff_keeps_the_running_text():
+  source = '\n'.join(['.\\" a comment', '.TH OPEN 2', '.SH NAME', 'open \\- open a file', '.PP', '.B O_RDONLY',
+                      'opens \\fIpathname\\fP for\\ reading \\(em see', '.BR close (2)', '.nf', '.in +4n'])
+  assert _corpora().words(_corpora().strip_roff(source)) == [
+      'name', 'open', 'open', 'a', 'file', 'o', 'rdonly', 'opens', 'pathname', 'for', 'reading', 'see', 'close']
+
+
+def test_corpora_fortunes_and_a_missing_source(tmp_path, monkeypatch):
+  corpora = _corpora()
+  (tmp_path / 'wisdom').write_text('First fortune.\n%\nSecond\none.\n%\n')
+  (tmp_path / 'wisdom.dat').write_bytes(b'\0\1')  # the index strfile writes, skipped
+  assert [corpora.words(t) for t in corpora.fortune_texts(tmp_path)] == [['first', 'fortune'], ['second', 'one'], []]
+  built = corpora.write_corpus(([w] for w in ('a', 'b', 'c')), tmp_path / 'out' / 'x.txt')
+  assert (built.lines, built.tokens, built.longest_line) == (3, 3, 1)
+  assert (tmp_path / 'out' / 'x.txt').read_text() == 'a\nb\nc\n'
+  monkeypatch.setitem(corpora.SOURCES, 'fortunes', corpora.Source(
+      corpora._tokenised(lambda: corpora.fortune_texts(tmp_path / 'none')), 'Debian: fortunes fortunes-min'))
+  with pytest.raises(corpora.DataError, match='cannot build the fortunes corpus: .* is missing; install Debian: '
+                                              'fortunes fortunes-min'):
+    corpora.build('fortunes', tmp_path / 'out')
+  assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['x.txt']  # nothing partial left
+
+
+def test_corpora_builds_the_wiki_sample(tmp_path):
+  done = run('corpora.py', '--out', str(tmp_path), 'wiki', cwd=tmp_path)
+  assert f'{tmp_path / "wiki.txt"}: 106 lines, 452,944 tokens, longest line 15,298' in done.stdout
+  lines = (tmp_path / 'wiki.txt').read_text().splitlines()
+  assert len(lines) == 106 and lines[0].split()[:2] == ['anarchism', 'is']
+
+
 @pytest.mark.parametrize('script, args, message', [
+    ('quality_matrix.py', ['--corpora', 'x=missing.txt'], 'quality_matrix: error: corpus not found: missing.txt'),
+    ('quality_matrix.py', ['--corpora', 'nosuch'], "quality_matrix: error: unknown corpus 'nosuch'"),
+    ('quality_matrix.py', ['--jw2v', 'dim=3'], 'quality_matrix: error: --jw2v takes FIELD=VALUE'),
+    ('quality_matrix.py', ['--jw2v', 'batch_size=0'], 'quality_matrix: error: batch_size must be a whole number'),
     ('bench_vs_gensim.py', ['--corpus', 'missing.txt'], 'bench_vs_gensim: error: corpus not found: missing.txt'),
     ('bench_replicas.py', ['missing.txt'], 'bench_replicas: error: corpus not found: missing.txt'),
     ('bench_throughput.py', ['--tokens', '0', '--quality-epochs', '0'],
