@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import gensim_peer
+
 SETTINGS = ('dim', 'window', 'negative', 'min_count', 'sample', 'epochs', 'seed')
 
 
@@ -53,13 +55,7 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   logging.getLogger('gensim').setLevel(logging.ERROR)
   settings = {k: getattr(args, k) for k in SETTINGS}
   if tool == 'gensim':
-    from gensim.models import Word2Vec
-    from gensim.models.word2vec import LineSentence
-    start = time.perf_counter()
-    w2v = Word2Vec(LineSentence(path), sg=int(model == 'skipgram'), vector_size=args.dim, window=args.window,
-                   negative=args.negative, min_count=args.min_count, sample=args.sample, epochs=args.epochs,
-                   seed=args.seed, workers=args.workers)
-    wall = time.perf_counter() - start
+    w2v, wall = gensim_peer.train_word2vec(path, model, **settings, workers=args.workers)
     return {'wall_seconds': wall, 'train_seconds': w2v.total_train_time,
             'raw_words': w2v.corpus_total_words, **evaluate(w2v.wv)}
   import jw2v

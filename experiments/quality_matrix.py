@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import corpora
+import gensim_peer
 from jw2v.errors import ConfigError, DataError, exit_status
 
 SETTINGS = ('dim', 'window', 'negative', 'min_count', 'sample')
@@ -67,15 +68,7 @@ def scores(words, vectors) -> dict:
 
 def train_gensim(path: str, model: str, settings: dict, seed: int, workers: int) -> dict:
   """One gensim run in this process: wall time from the file to the vectors, vocabulary, scores."""
-  import logging
-  from gensim.models import Word2Vec
-  from gensim.models.word2vec import LineSentence
-  logging.getLogger('gensim').setLevel(logging.ERROR)
-  start = time.perf_counter()
-  w2v = Word2Vec(LineSentence(path), sg=int(model == 'skipgram'), vector_size=settings['dim'],
-                 window=settings['window'], negative=settings['negative'], min_count=settings['min_count'],
-                 sample=settings['sample'], epochs=settings['epochs'], seed=seed, workers=workers)
-  wall = time.perf_counter() - start
+  w2v, wall = gensim_peer.train_word2vec(path, model, **settings, seed=seed, workers=workers)
   return {'wall_seconds': wall, 'vocab_size': len(w2v.wv), 'raw_words': w2v.corpus_total_words,
           **scores(w2v.wv.index_to_key, w2v.wv.vectors)}
 
