@@ -39,7 +39,8 @@ def main():
   jax.config.update('jax_platforms', {'gpu': 'cuda', 'cpu': 'cpu'}[args.device])
   import numpy as np
   import jw2v
-  from jw2v import mesh
+  from jw2v import devices
+  from jw2v.train.memory import memory_estimate, size_text
 
   ranks = np.arange(1, args.vocab + 1)
   counts = np.maximum(np.round(1e9 / (ranks * np.sum(1.0 / ranks))), 1).astype(np.int64)
@@ -49,7 +50,7 @@ def main():
   for shard in [True] + ([False] if args.compare_replicated else []):
     config = jw2v.Config(model='skipgram', dim=args.dim, min_count=1, epochs=1, batch_size=args.batch_size,
                          devices=args.devices, shard_tables=shard)
-    estimate = mesh.memory_estimate(len(vocab), config, mesh.make_layout(len(vocab), args.devices, shard))
+    estimate = memory_estimate(len(vocab), config, devices.make_layout(len(vocab), args.devices, shard))
     print(estimate.describe(), flush=True)
     result = jw2v.train(corpus, vocab, config, progress=False)
     held = result.history['table_bytes_per_device']
@@ -63,9 +64,9 @@ def main():
            f'{args.tokens:,} tokens', '', '| tables | bytes on each device | of both tables | words/s | peak RSS |',
            '|---|---|---|---|---|']
   lines += [f'| {"sharded" if r["shard_tables"] else "replicated"} | '
-            f'{", ".join(mesh.size_text(h) for h in r["table_bytes_per_device"])} | '
+            f'{", ".join(size_text(h) for h in r["table_bytes_per_device"])} | '
             f'{", ".join(f"{f:.3f}" for f in r["fraction_per_device"])} | {r["words_per_sec"]:,.0f} | '
-            f'{mesh.size_text(r["peak_rss_bytes"])} |' for r in rows]
+            f'{size_text(r["peak_rss_bytes"])} |' for r in rows]
   print('\n'.join(lines))
   out = Path(args.out)
   out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ def main():
   import jax.numpy as jnp
   import jw2v
   from jw2v import batches
-  from jw2v.train import learning_rate_schedule, pad_tables
+  from jw2v.train import learning_rate_schedule
 
   def stepper(config, vocab_size, counts, noise, corpus, steps):
     """A function that runs `steps` steps on one block's examples and returns the seconds per step."""
@@ -64,9 +64,9 @@ def main():
     assert int(examples.count) >= steps * config.batch_size
     multi = jw2v.make_multi_step(jw2v.make_step(config), learning_rate_schedule(config), negative=config.negatives_per_example,
                                  batch_size=config.batch_size, steps=steps, pool=config.negative_pool)
-    # The sparse path's tables as `train` stores them (`mesh.table_width` columns); the reference path's as given.
-    state = [pad_tables(jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
-                                        key=jax.random.key(2)), vocab_size)]
+    # The sparse path's tables as `train` stores them (`devices.table_width` columns); the reference path's as given.
+    state = [jw2v.init_state(config, jw2v.init_params(jax.random.key(1), vocab_size, config.dim),
+                             key=jax.random.key(2)).padded(vocab_size)]
 
     def run():
       start = time.perf_counter()

@@ -2,10 +2,10 @@
 
 Times, on a synthetic corpus (Zipf, --vocab words), with the options jw2v compiles with: making one block's
 examples; drawing one dispatch's negatives (as training draws them on this device: through the pool for
-rare negatives where jw2v uses one); and the dispatch itself in four variants: jw2v's step
-(`jw2v.make_step`, per-pair negatives), a copy of it written out here (its time should match, so that the
-other variants compare with it), the copy without its scatter-adds, and the forward pass only.
-Differences between variants give each part's share.
+rare negatives where jw2v uses one); and the dispatch itself in three variants, each made of jw2v's own
+functions (`jw2v.train.steps`, `jw2v.train.rows`): the whole step (`jw2v.make_step`, per-pair negatives),
+the step without its scatter-adds (gathers, forward and backward pass), and the gathers and forward pass
+only. Differences between variants give each part's share.
 
   python experiments/profile_step.py [--device gpu] [--batch-size 8192] [--vocab 100000] [--dim 100]
 """
@@ -39,8 +39,7 @@ def main():
   import jax.numpy as jnp
   import jw2v
   from jw2v import batches
-  from jw2v.model import embedding, logistic_loss
-  from jw2v.train import SparseState, compiler_options, learning_rate_schedule, pad_tables
+  from jw2v.train import RowAccess, compiler_options, learning_rate_schedule, steps
 
   B, S, H = args.batch_size, args.steps, args.dim
   corpus, vocab = jw2v.synthetic_corpus(args.tokens, args.vocab)
@@ -79,46 +78,31 @@ def main():
   def variant(mode):
     if mode == REAL:
       return jw2v.make_step(config)
+    rows = RowAccess()
 
-    # The per-pair branch of `train.sparse_step`: the positive's and the negatives' output rows as one
-    # array, one product with h, one loss; the updates come out of the backward pass scaled by -lr.
-    def step(state, batch, negatives_BxK, lr):
-      idx_BxJ = jnp.concatenate([batch.context_B[:, None], negatives_BxK], axis=1)
-      weight_BxJ = jnp.concatenate([jnp.ones_like(batch.weight_B[:, None]),
-                                    (negatives_BxK != batch.context_B[:, None]).astype(jnp.float32)], axis=1)
-      h_BxH, out_BxJxH = embedding(state.W_in, batch.center_B), embedding(state.W_out_T, idx_BxJ)
-      f = lambda h, out: logistic_loss(jnp.einsum('bh,bjh->bj', h, out), weight_BxJ, 1, batch.weight_B)
-      next_state = SparseState(state.W_in, state.W_out_T, state.key, state.step + 1)
+    def first_parts(state, batch, negatives_BxK, lr):  # the step's own functions, up to its scatter-adds
+      h_BxH = rows.gather(state.W_in, batch.center_B)
+      idx_BxJ, weight_BxJ = steps.one_positive(batch.context_B, batch.weight_B, negatives_BxK)
+      loss_of_scores = steps.scores_loss(weight_BxJ, 1, batch.weight_B, 1)
+      out_BxJxH = rows.gather(state.W_out_T, idx_BxJ)
       if mode == 'forward only':
-        return next_state, f(h_BxH, out_BxJxH)
-      loss, backward = jax.vjp(f, h_BxH, out_BxJxH)
-      upd_h_BxH, upd_out_BxJxH = backward(-jnp.asarray(lr, jnp.float32))
-      if mode == 'no scatter-add':
-        return next_state, loss + upd_h_BxH.sum() + upd_out_BxJxH.sum()
-      W_out_T = state.W_out_T.at[idx_BxJ.reshape(-1)].add(upd_out_BxJxH.reshape(-1, upd_out_BxJxH.shape[-1]),
-                                                          mode='drop')
-      return SparseState(state.W_in.at[batch.center_B].add(upd_h_BxH, mode='drop'), W_out_T, state.key,
-                         state.step + 1), loss
-    return step
+        return state._replace(step=state.step + 1), loss_of_scores(steps.scores(h_BxH, out_BxJxH))
+      loss, upd_h_BxH, upd_out_BxJxH = steps.row_updates(h_BxH, out_BxJxH, loss_of_scores, lr)
+      return state._replace(step=state.step + 1), loss + upd_h_BxH.sum() + upd_out_BxJxH.sum()
+    return first_parts
 
-  first_losses = {}
-  for mode in (REAL, 'copy of the step', 'no scatter-add', 'forward only'):
+  for mode in (REAL, 'no scatter-add', 'forward only'):
     multi = jw2v.make_multi_step(variant(mode), learning_rate_schedule(config), negative=config.negative,
                                  batch_size=B, steps=S, pool=config.negative_pool)
-    state = [pad_tables(jw2v.init_state(config, jw2v.init_params(jax.random.key(1), len(vocab), H), key=jax.random.key(2)),
-                        len(vocab))]  # stored as `train` stores them
+    params = jw2v.init_params(jax.random.key(1), len(vocab), H)
+    state = [jw2v.init_state(config, params, key=jax.random.key(2)).padded(len(vocab))]  # as `train` stores them
     compiled = multi.lower(state[0], examples, 0, S, 0.0, 1e-9, noise).compile(options)
 
     def run():
       state[0], loss = compiled(state[0], examples, 0, S, 0.0, 1e-9, noise)
       return loss
-    first_losses[mode] = np.asarray(run())  # from the same initial state for every variant
     t = median_seconds(run) / S
     print(f'{mode:17s} {1e6 * t:7.1f} us/step  {B / t / 1e6:6.0f}M pairs/s  {B / pairs_per_token / t / 1e6:5.1f}M words/s')
-  # The copy computes what jw2v's step computes, up to the order of summation.
-  if not np.allclose(first_losses['copy of the step'], first_losses[REAL], rtol=1e-4):
-    copy, real = first_losses['copy of the step'], first_losses[REAL]
-    raise SystemExit(f"the copy's losses {copy[:4]} differ from jw2v's {real[:4]}: the copy no longer matches the step")
 
 
 if __name__ == '__main__':

@@ -13,9 +13,7 @@ over tokens in Python, and no batch crosses the host-device boundary.
 
 from __future__ import annotations
 
-import queue
-import threading
-from typing import Iterable, Iterator, NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -184,8 +182,7 @@ def make_examples(block: Block, keep_V: jax.Array, key: jax.Array, *, model: str
     return Examples(jnp.where(live_P, ids_T[row_P], 0), jnp.where(live_P, context_TxC.reshape(-1)[source_P], 0),
                     jnp.zeros((0, C), jnp.int32), jnp.where(live_P, origin_T[row_P], 0), count)
   row_P, live_P, count = _compact(valid_TxC.any(axis=1), buffer_size)
-  # No mask: the steps read it off the ids (`batch_at`), which made a block's examples 30 % faster to make
-  # and spared a (P, C) float buffer.
+  # No mask: the steps read it off the ids (`batch_at`), which is faster and spares a (P, C) float buffer.
   real_PxC = jnp.where(live_P[:, None], valid_TxC[row_P], False)
   return Examples(jnp.where(live_P, ids_T[row_P], 0), jnp.zeros((0,), jnp.int32),
                   jnp.where(real_PxC, context_TxC[row_P], -1), jnp.where(live_P, origin_T[row_P], 0), count)
@@ -195,8 +192,7 @@ def example_bits(key: jax.Array, size: int) -> jax.Array:
   """The random bits a block's examples are made from: one uint32 per token position.
 
   One 32-bit draw per token serves both of word2vec.c's draws: its low 16 bits decide the subsampling
-  (word2vec.c also compares the keep probability with 16 random bits), the high 16 the window shrink. (One
-  draw instead of two compiled a tenth of a second faster on a CPU.)
+  (word2vec.c also compares the keep probability with 16 random bits), the high 16 the window shrink.
   """
   return jax.random.bits(key, (size,), jnp.uint32)
 
@@ -205,8 +201,8 @@ def host_examples(block: Block, keep_V: np.ndarray, bits_T: np.ndarray, *, model
                   shrink_windows: bool, buffer_size: int) -> Examples:
   """`make_examples` done on the host with numpy, from the block's `example_bits`: the same examples.
 
-  A CPU runs one program at a time, so examples made there stall training for as long as they take (about
-  7 ms of a PTB block's 70 ms of CBOW steps); made on the host, in the thread that feeds the blocks, they
+  A CPU runs one program at a time, so examples made there stall training for as long as they take; made
+  on the host, in the thread that feeds the blocks, they
   are ready before the device needs them, and no program has to be compiled for them.
 
   Args:
@@ -354,8 +350,8 @@ def draw_negatives(key: jax.Array, noise: Noise, shape: tuple) -> jax.Array:
   Returns:
     int32 ids of that shape: word i with probability (cdf[i] - cdf[i-1]) / 2**32 (`vocab.noise_cdf`).
   """
-  # Drawn flat, then shaped: the same bits, but XLA's CPU compiler built the threefry kernel for a
-  # (..., 10)-shaped draw 6x larger and took half a second longer over it.
+  # Drawn flat, then shaped: the same bits, and XLA's CPU compiler builds a much smaller threefry kernel
+  # for a flat draw than for a (..., K)-shaped one.
   return _alias_draw(_flat_bits(key, shape), noise.alias_Nx2)
 
 
@@ -403,52 +399,8 @@ def step_negatives(key: jax.Array, steps_S: jax.Array, noise: Noise, shape: tupl
       pool_P = _alias_draw(_flat_bits(jax.random.fold_in(key_t, 1), (pool,)), noise.rare_alias_Mx2) + noise.rare_from
       # The slot is the low bits of the negative's own uint32 (pool is a power of two, Config checks it),
       # which are close to uniform given that the draw was rare. Whatever the slot, the pool's words are
-      # independent of it, so the negative's distribution stays exact; no second draw of B x K bits, which
-      # cost a 10k-word step about 5 %.
+      # independent of it, so the negative's distribution stays exact; no second draw of B x K bits.
       slot = (u & (pool - 1)).astype(jnp.int32)
       ids = jnp.where(ids >= noise.rare_from, pool_P[slot], ids)
     return ids
   return jax.vmap(one)(steps_S)
-
-
-def prefetch(items: Iterable, depth: int = 2) -> Iterator:
-  """Yields the items of `items`, produced by a background thread up to `depth` items ahead.
-
-  An exception in the producer is re-raised in the consumer. When the consumer stops early (closes the
-  generator), the producer is stopped and joined, so that no thread outlives its use.
-  """
-  q = queue.Queue(maxsize=depth)
-  stop = threading.Event()
-  done = object()
-
-  def put(item) -> bool:
-    while not stop.is_set():
-      try:
-        q.put(item, timeout=0.1)
-        return True
-      except queue.Full:
-        pass
-    return False
-
-  def produce():
-    try:
-      for item in items:
-        if not put((item, None)):
-          return
-      put((done, None))
-    except BaseException as e:  # handed to the consumer
-      put((None, e))
-
-  thread = threading.Thread(target=produce, name='jw2v-prefetch', daemon=True)
-  thread.start()
-  try:
-    while True:
-      item, error = q.get()
-      if error is not None:
-        raise error
-      if item is done:
-        return
-      yield item
-  finally:
-    stop.set()
-    thread.join()

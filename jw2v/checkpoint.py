@@ -19,22 +19,21 @@ import numpy as np
 from jw2v.atomic import atomic_write
 from jw2v.errors import DataError, reading
 from jw2v.config import Config
-from jw2v.train import Checkpoint, init_state
+from jw2v.train.state import Checkpoint, init_state
 
 FORMAT = 1
 
 
 def _host_leaves(state) -> tuple[list, Any]:
   """The state's arrays on the host, with its PRNG key replaced by the key's raw data."""
-  with_data = state._replace(key=np.asarray(jax.random.key_data(state.key)))
-  leaves, treedef = jax.tree.flatten(with_data)
+  leaves, treedef = jax.tree.flatten(state.with_key_data())
   return [np.asarray(leaf) for leaf in leaves], treedef
 
 
 def _leaf_structure(state) -> tuple[list, Any]:
   """Shapes and dtypes of the state's arrays (key as raw key data) and its tree structure; the state may be
   arrays or `jax.eval_shape` structs, and nothing is computed or allocated."""
-  return jax.tree.flatten(jax.eval_shape(lambda s: s._replace(key=jax.random.key_data(s.key)), state))
+  return jax.tree.flatten(jax.eval_shape(lambda s: s.with_key_data(), state))
 
 
 def save_checkpoint(path, checkpoint: Checkpoint, meta: dict | None = None) -> None:
@@ -86,8 +85,7 @@ def load_checkpoint(path, template) -> tuple[Checkpoint, dict]:
     if got.shape != want.shape or got.dtype != want.dtype:
       raise DataError(f'checkpoint {path}: array {i} is {got.dtype}{list(got.shape)}, the run needs '
                       f'{want.dtype}{list(want.shape)} (another vocabulary or dimension?)')
-  state = jax.tree.unflatten(treedef, leaves)
-  state = state._replace(key=jax.random.wrap_key_data(state.key))
+  state = jax.tree.unflatten(treedef, leaves).with_key()
   return Checkpoint(state, **header['position']), header['meta']
 
 

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import re
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from jw2v.errors import Jw2vError, exit_status
+import jax
+
+from jw2v.atomic import atomic_write
+from jw2v.config import Config
+from jw2v.corpus import PREPARED_FILES, cache_dir, is_prepared, prepare_corpus, resolve_corpus
+from jw2v.distributed import initialize_distributed
+from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, exit_status
+from jw2v.evaluate import evaluate_word_analogies, evaluate_word_pairs, standard_set
+from jw2v.plots import plot_loss, plot_words
+from jw2v.run import JobStopped, resume_job, train_job
+from jw2v.vectors import WordVectors
 
 _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--model', 'model', str, 'cbow or skipgram (default cbow, as word2vec.c)'),
@@ -53,9 +65,16 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
 
 
 def build_parser() -> argparse.ArgumentParser:
+  """The `jw2v` command's parser: one sub-command per task."""
   parser = argparse.ArgumentParser(prog='jw2v', description='word2vec in JAX: train and query word vectors.')
   sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+  parser.train_options = _add_train(sub)._actions  # argparse keeps no public list of a parser's options
+  _add_prepare(sub)
+  _add_queries(sub)
+  return parser
 
+
+def _add_train(sub) -> argparse.ArgumentParser:
   train = sub.add_parser('train', help='train word vectors on a corpus, or resume an interrupted run',
                          description='Train word vectors. CORPUS: a UTF-8 text file (one sentence per line), a '
                                      'directory of them, .gz/.bz2 files, a directory written by "jw2v prepare", '
@@ -94,7 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
   train.add_argument('--force', action='store_true', help='replace vectors already in DIR')
   train.add_argument('--quiet', action='store_true', help='no progress bar')
   train.set_defaults(func=_train)
+  return train
 
+
+def _add_prepare(sub) -> None:
   prep = sub.add_parser('prepare', help='count and encode a corpus once, in bounded memory, for train',
                         description='Two streaming passes over CORPUS (a file, a directory of files, .gz/.bz2 '
                                     'files, or a dataset name) write DIR/ids.npy, offsets.npy, vocab.txt and '
@@ -108,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
   prep.add_argument('--force', action='store_true', help='replace a prepared corpus already in DIR')
   prep.set_defaults(func=_prepare)
 
+
+def _add_queries(sub) -> None:
   for name, help_text in (('similar', 'words most similar to WORD'), ('analogy', 'b - a + c: "a is to b as c is to ?"')):
     p = sub.add_parser(name, help=help_text, description=help_text)
     p.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
@@ -142,10 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
   pl.add_argument('--words', nargs='+', default=(), metavar='WORD', help='words to project')
   pl.add_argument('--out-dir', metavar='DIR', help='where the PNGs go (default: VECTORS if a directory)')
   pl.set_defaults(func=_plot)
-  return parser
-
-
-_VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length')
 
 
 def _number_list(kind):
@@ -160,26 +180,6 @@ def _number_list(kind):
   return parse
 
 
-def _sweep(args, config) -> list:
-  """The configs of a sweep (--replicas, --seeds, --alphas), or [] for a single run."""
-  from jw2v.errors import ConfigError
-  if args.replicas is None and args.seeds is None and args.alphas is None:
-    return []
-  if args.replicas is not None and args.seeds is not None:
-    raise ConfigError('give --replicas or --seeds, not both')
-  if args.replicas is not None and args.replicas < 1:
-    raise ConfigError(f'--replicas must be >= 1, got {args.replicas}')
-  if args.resume:
-    raise ConfigError('a sweep cannot be resumed; start it again')
-  seeds = args.seeds or [config.seed + i for i in range(args.replicas or 1)]
-  alphas = args.alphas or [config.alpha]
-  configs = [dataclasses.replace(config, seed=seed, alpha=alpha) for seed in seeds for alpha in alphas]
-  names = [f'seed{c.seed}-alpha{c.learning_rate:g}' for c in configs]
-  if len(set(names)) < len(names):
-    raise ConfigError('the sweep names the same model twice (repeated seeds or alphas)')
-  return list(zip(names, configs))
-
-
 def _env_int(name: str) -> Optional[int]:
   value = os.environ.get(name)
   return int(value) if value and value.strip().lstrip('-').isdigit() else None
@@ -187,8 +187,6 @@ def _env_int(name: str) -> Optional[int]:
 
 def _join_processes(args) -> None:
   """Calls `jax.distributed.initialize` when the arguments (or environment) ask for a multi-process run."""
-  from jw2v.errors import ConfigError
-  from jw2v.mesh import initialize_distributed
   given = (args.coordinator, args.num_processes, args.process_id)
   if not args.distributed and all(v is None for v in given):
     return
@@ -200,195 +198,38 @@ def _join_processes(args) -> None:
 
 
 def _train(args) -> int:
-  from jw2v.checkpoint import restore_checkpoint, save_checkpoint
-  from jw2v.config import Config
-  from jw2v.corpus import cache_dir, is_prepared, open_prepared, prepare_corpus, resolve_corpus
-  from jw2v.errors import ConfigError, DataError
-  from jw2v.run_dir import (CHECKPOINT, prepare_output, read_run_start, remove_temporaries, save_run,
-                            start_run)
-  from jw2v.train import DivergenceError, TrainingStopped, train
   _join_processes(args)  # before anything else touches the devices
-  import jax
-  from jw2v import mesh
-  lead = jax.process_index() == 0  # the process that writes; all of them train
   _use_compilation_cache(cache_dir() / 'xla')
-  say = (lambda *a: None) if args.quiet or not lead else (lambda *a: print(*a, file=sys.stderr))
-  given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name, None) is not None}
-  if not args.checkpoint_every > 0:
-    raise ConfigError(f'--checkpoint-every must be > 0 seconds, got {args.checkpoint_every}')
-
-  resume, models = None, []
-  if args.resume:  # every process reads the run and its checkpoint (from a filesystem they share)
-    if args.out and args.out != args.resume:
-      raise ConfigError('--resume DIR writes into DIR; leave out --out')
-    _sweep(args, None)  # refuses a sweep
-    out = Path(args.resume)
-    config, corpus_dir, source = read_run_start(out)
-    clash = [f'--{k.replace("_", "-")} {v} (the run has {getattr(config, k)})' for k, v in given.items()
-             if getattr(config, k) != v]
-    if clash or (args.corpus and args.corpus != source):
-      what = ', '.join(clash) or f'corpus {args.corpus} (the run has {source})'
-      raise ConfigError(f'{what}: --resume continues the run as it was configured; start a new run to change it')
-    prepared = open_prepared(corpus_dir)
-    if not (out / CHECKPOINT).is_file():
-      raise DataError(f'{out} has no {CHECKPOINT} to resume from (it stopped before its first checkpoint); '
-                      'start the run again')
-    resume, meta = restore_checkpoint(out / CHECKPOINT, config, len(prepared.vocab))
-    if meta.get('config') != dataclasses.asdict(config) or meta.get('corpus') != _fingerprint(prepared):
-      raise DataError(f'{out / CHECKPOINT} belongs to another run (its config or corpus differ from {out})')
-    say(f'resuming {out} at epoch {resume.epoch + 1}, block {resume.block + 1}, step {resume.step}')
-  else:
-    if not args.corpus or not args.out:
-      raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
-    # refuses impossible settings before anything is written; config.json records the values used
-    config = Config(**given).resolved(jax.default_backend())
-    models = _sweep(args, config)
-    if models and jax.process_count() > 1:
-      raise ConfigError('a sweep trains on one device; run it without --coordinator/--distributed')
-    out = Path(args.out)
-    for name, _ in models:  # before anything is written
-      prepare_output(out / name, force=args.force)
-    if is_prepared(args.corpus):
-      prepared = open_prepared(args.corpus)
-      clash = [k for k in _VOCAB_FIELDS if k in given and given[k] != prepared.info[k]]
-      if clash:
-        raise ConfigError(f'{args.corpus} was prepared with {", ".join(f"{k}={prepared.info[k]}" for k in clash)}; '
-                          'prepare it again to change the vocabulary')
-      config = dataclasses.replace(config, **{k: prepared.info[k] for k in _VOCAB_FIELDS})
-      source, corpus_dir = str(args.corpus), Path(args.corpus)
-      _after_lead((lambda: prepare_output(out, force=args.force)) if lead else None)
-    else:  # process 0 prepares the text into DIR/corpus; the others then open it there
-      source, corpus_dir = args.corpus, out / 'corpus'
-
-      def prepare():
-        prepare_output(out, force=args.force)
-        path = resolve_corpus(args.corpus)
-        start = time.perf_counter()
-        prepared = prepare_corpus(path, corpus_dir, config.min_count, config.max_vocab_size,
-                                  config.max_sentence_length)
-        say(f'{path}: {prepared.info["sentences"]} sentences, {prepared.info["raw_words"]} words, vocabulary '
-            f'{len(prepared.vocab)} (min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
-        return prepared
-      prepared = _after_lead(prepare if lead else None) or open_prepared(corpus_dir)
-    if prepared.info['invalid_bytes']:
-      say(f'jw2v: warning: {source}: {prepared.info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD')
-    if models:
-      return _train_sweep(args, out, models, prepared, source, say)
-    if lead:
-      (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with --force)
-      start_run(out, config, corpus_dir, source)
-  if lead:
-    remove_temporaries(out)
-  layout = mesh.make_layout(len(prepared.vocab), config.devices, config.shard_tables)
-  say(f'{layout.devices} {jax.devices()[0].platform} device(s) in {jax.process_count()} process(es), tables '
-      f'{"sharded by rows" if layout.shard_tables else "replicated"}; '
-      f'{mesh.memory_estimate(len(prepared.vocab), config, layout).describe()}')
-  if config.centre_negatives:
-    say(f'skip-gram with {config.centre_negatives} negatives per centre word shared by its pairs, '
-        f'{config.batch_size} centres per step (--centre-negatives 0: word2vec.c\'s per-pair negatives)')
-
-  meta = {'config': dataclasses.asdict(config), 'corpus': _fingerprint(prepared)}
-  received = []
-
-  def on_signal(signum, frame):
-    received.append(signum)
-    signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
-
-  previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+  quiet = args.quiet or jax.process_index() != 0
+  settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+              if getattr(args, f.name, None) is not None}
+  common = dict(checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+                log=(lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr)))
+  sweep = dict(replicas=args.replicas, seeds=args.seeds, alphas=args.alphas)
   try:
-    result = train(prepared.corpus, prepared.vocab, config, progress=not args.quiet, resume=resume,
-                   checkpoint=(lambda c: save_checkpoint(out / CHECKPOINT, c, meta)) if lead else None,
-                   checkpoint_every=args.checkpoint_every, should_stop=lambda: bool(received))
-  except TrainingStopped as stopped:
-    signum = received[0] if received else signal.SIGTERM
-    why = signal.Signals(signum).name if received else 'another process of the run was stopped'
-    print(f'jw2v: {why}: stopped in epoch {stopped.checkpoint.epoch + 1}, checkpoint saved; resume with: '
-          f'jw2v train --resume {out}', file=sys.stderr)
-    return 128 + signum
-  except DivergenceError as e:
-    kept = 'the last good checkpoint is ' + str(out / CHECKPOINT) if (out / CHECKPOINT).exists() else 'no checkpoint was written'
-    print(f'jw2v: error: {e}; {kept}', file=sys.stderr)
-    return 1
-  finally:
-    for sig, handler in previous.items():
-      signal.signal(sig, handler)
-  history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words,
-                 devices=layout.devices, processes=jax.process_count())
-  if lead:
-    save_run(out, result.params, prepared.vocab, config, history)
-  seconds = sum(e['seconds'] for e in history['epochs'])
-  say(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
-      f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
+    if args.resume:
+      if args.out and args.out != args.resume:
+        raise ConfigError('--resume DIR writes into DIR; leave out --out')
+      if any(v is not None for v in sweep.values()):
+        raise ConfigError('a sweep cannot be resumed; start it again')
+      resume_job(args.resume, corpus=args.corpus, **common, **settings)
+    elif not args.corpus or not args.out:
+      raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
+    else:
+      train_job(args.corpus, args.out, force=args.force, **sweep, **common, **settings)
+  except JobStopped as stopped:
+    print(f'jw2v: {stopped.why}: stopped in epoch {stopped.epoch + 1}, checkpoint saved; resume '
+          f'with: jw2v train --resume {stopped.out}', file=sys.stderr)
+    return 128 + (stopped.signum or signal.SIGTERM)
   return 0
-
-
-def _train_sweep(args, out: Path, models: list, prepared, source: str, say) -> int:
-  """Trains the sweep's models together (`train_many`) and writes each to out/NAME, and out/sweep.json."""
-  import json
-  from jw2v.atomic import atomic_write
-  from jw2v.run_dir import save_run
-  from jw2v.train import train_many
-  configs = [config for _, config in models]
-  from jw2v import mesh
-  one = mesh.memory_estimate(len(prepared.vocab), configs[0], mesh.make_layout(len(prepared.vocab), 1))
-  say(f'training {len(configs)} models at once on one device: {", ".join(name for name, _ in models)}; memory '
-      f'(estimate) {len(configs)} x {mesh.size_text(one.tables + one.optimizer + one.gradients)} of tables and '
-      f'optimizer state, examples {mesh.size_text(one.examples)}')
-  results = train_many(prepared.corpus, prepared.vocab, configs, progress=not args.quiet)
-  summary = []
-  for (name, config), result in zip(models, results):
-    history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab),
-                   raw_words=prepared.corpus.raw_words, sweep=len(models))
-    save_run(out / name, result.params, prepared.vocab, config, history)
-    summary.append({'name': name, 'seed': config.seed, 'alpha': config.learning_rate,
-                    'loss': history['epochs'][-1]['loss']})
-  with atomic_write(out / 'sweep.json', 'w', encoding='utf-8') as f:
-    json.dump({'corpus': source, 'models': summary}, f, indent=2)
-    f.write('\n')
-  seconds = sum(e['seconds'] for e in results[0].history['epochs'])
-  say(f'trained {len(models)} {configs[0].model} models in {seconds:.1f}s; wrote {out}/sweep.json and '
-      f'{", ".join(name for name, _ in models)}')
-  return 0
-
-
-def _after_lead(work):
-  """Runs `work` on process 0 (pass it there, None elsewhere) while the other processes wait for it.
-
-  Returns what `work` returned (None on the other processes). A failure on process 0 stops every process:
-  process 0 raises its own error, the others one that points to it.
-  """
-  import jax
-  from jw2v.errors import DataError
-  from jw2v.mesh import agree
-  result, error = None, None
-  if work is not None:
-    try:
-      result = work()
-    except (Jw2vError, OSError) as e:
-      if jax.process_count() == 1:
-        raise
-      error = e
-  if agree(error is not None)[0]:
-    if error is not None:
-      raise error
-    raise DataError('process 0 could not set up the run (see its error)')
-  return result
-
-
-def _fingerprint(prepared) -> dict:
-  """What identifies a prepared corpus for a checkpoint: its sizes and vocabulary size."""
-  return {k: prepared.info[k] for k in ('raw_words', 'tokens', 'sentences', 'vocab_size')}
 
 
 def _prepare(args) -> int:
-  from jw2v.corpus import PREPARED_FILES, is_prepared, prepare_corpus, resolve_corpus
-  from jw2v.errors import OutputExistsError
   out = Path(args.out)
   if is_prepared(out) and not args.force:
     raise OutputExistsError(f'{out} already holds a prepared corpus; choose another --out, or pass --force')
   for name, value in (('--min-count', args.min_count), ('--max-sentence-length', args.max_sentence_length)):
     if value < 1:
-      from jw2v.errors import ConfigError
       raise ConfigError(f'{name} must be >= 1, got {value}')
   start = time.perf_counter()
   prepared = prepare_corpus(resolve_corpus(args.corpus), out, args.min_count, args.max_vocab_size,
@@ -404,8 +245,6 @@ def _prepare(args) -> int:
 
 def _use_compilation_cache(path) -> None:
   """Keeps compiled programs between runs (JAX's persistent cache), unless JAX_COMPILATION_CACHE_DIR is set."""
-  import os
-  import jax
   if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
     jax.config.update('jax_compilation_cache_dir', str(path))
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
@@ -417,13 +256,11 @@ def _print_neighbours(results) -> None:
 
 
 def _similar(args) -> int:
-  from jw2v.vectors import WordVectors
   _print_neighbours(WordVectors.load(args.vectors).most_similar(args.word, topn=_topn(args.topn)))
   return 0
 
 
 def _analogy(args) -> int:
-  from jw2v.vectors import WordVectors
   a, b, c = args.words
   _print_neighbours(WordVectors.load(args.vectors).most_similar(positive=[b, c], negative=[a],
                                                                   topn=_topn(args.topn)))
@@ -431,11 +268,6 @@ def _analogy(args) -> int:
 
 
 def _eval(args) -> int:
-  import json
-  from pathlib import Path
-  from jw2v.atomic import atomic_write
-  from jw2v.evaluate import evaluate_word_analogies, evaluate_word_pairs, standard_set
-  from jw2v.vectors import WordVectors
 
   vectors = WordVectors.load(args.vectors)
   options = dict(restrict_vocab=args.restrict_vocab, case_insensitive=not args.case_sensitive)
@@ -467,7 +299,6 @@ def _eval(args) -> int:
 
 
 def _export(args) -> int:
-  from jw2v.vectors import WordVectors
   vectors = WordVectors.load(args.vectors)
   if args.format == 'projector':
     paths = vectors.save_projector(args.out)
@@ -479,11 +310,6 @@ def _export(args) -> int:
 
 
 def _plot(args) -> int:
-  import json
-  from pathlib import Path
-  from jw2v.errors import DataError
-  from jw2v.plots import plot_loss, plot_words
-  from jw2v.vectors import WordVectors
 
   source = Path(args.vectors)
   out = Path(args.out_dir) if args.out_dir else (source if source.is_dir() else None)
@@ -504,12 +330,28 @@ def _plot(args) -> int:
 
 def _topn(n: int) -> int:
   if n < 1:
-    from jw2v.errors import ConfigError
     raise ConfigError(f'-n must be >= 1, got {n}')
   return n
 
 
+def _flags(parser: argparse.ArgumentParser) -> dict:
+  """Each option's flag by the name of what it sets (a Config field or a library argument)."""
+  flags = {action.dest: action.option_strings[-1] for action in parser.train_options if action.option_strings}
+  return {**flags, 'timeout': '--join-timeout'}  # initialize_distributed's name for it
+
+
+def _in_flags(run, flags: dict):
+  """Runs `run()`; a jw2v error about a Config field or argument comes out naming the command's flag."""
+  try:
+    return run()
+  except Jw2vError as e:
+    if e.field not in flags:
+      raise
+    raise type(e)(re.sub(rf'\b{re.escape(e.field)}\b', flags[e.field], str(e), count=1)) from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """Runs the command line; returns the exit status (errors are one line on stderr, never a traceback)."""
-  args = build_parser().parse_args(argv)
-  return exit_status('jw2v', lambda: args.func(args))
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  return exit_status('jw2v', lambda: _in_flags(lambda: args.func(args), _flags(parser)))

@@ -7,6 +7,19 @@ import gc
 from typing import Callable, Iterator
 
 
+class _Resume:
+  """Turns the collector back on (if it was on before the pause), once."""
+
+  def __init__(self, was_enabled: bool):
+    self.was_enabled, self.done = was_enabled, False
+
+  def __call__(self) -> None:
+    if not self.done:
+      self.done = True
+      if self.was_enabled:
+        gc.enable()
+
+
 @contextlib.contextmanager
 def paused() -> Iterator[Callable[[], None]]:
   """Turns the collector off for the `with` block, and back on at its end if it was on.
@@ -16,15 +29,7 @@ def paused() -> Iterator[Callable[[], None]]:
   the process, while none of the new ones is cyclic garbage. The context yields a function that turns
   the collector back on before the block ends (for what follows in it); calling it again does nothing.
   """
-  was_enabled = gc.isenabled()
-  resumed = []
-
-  def resume():
-    if not resumed:
-      resumed.append(True)
-      if was_enabled:
-        gc.enable()
-
+  resume = _Resume(gc.isenabled())
   gc.disable()
   try:
     yield resume

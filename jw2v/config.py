@@ -82,7 +82,7 @@ class Config:
   def __post_init__(self):
     def need(ok, msg):
       if not ok:
-        raise ConfigError(msg)
+        raise ConfigError(msg, field=_first_field(msg))
 
     need(self.model in MODELS, f'model must be one of {", ".join(MODELS)}, got {self.model!r}')
     need(self.optimizer in OPTIMIZERS, f'optimizer must be one of {", ".join(OPTIMIZERS)}, got {self.optimizer!r}')
@@ -206,6 +206,12 @@ def _need_resolved(config: Config):
   if not config.is_resolved:
     raise ValueError('this config leaves batch_size or negative_pool to the devices: use '
                      'config.resolved(platform) first')
+
+
+def _first_field(message: str) -> Optional[str]:
+  """The Config field a validation message starts with, if it starts with one."""
+  word = message.split(maxsplit=1)[0]
+  return word if word in {f.name for f in dataclasses.fields(Config)} else None
 
 
 def _finite(x) -> bool:

@@ -6,7 +6,15 @@ from typing import Callable, Optional
 
 
 class Jw2vError(Exception):
-  """Base class of jw2v's user-facing errors."""
+  """Base class of jw2v's user-facing errors, in terms of Config fields and function arguments.
+
+  Attributes:
+    field: the Config field or argument the message names first (None: none); the CLI puts its flag there.
+  """
+
+  def __init__(self, message: str, field: Optional[str] = None):
+    super().__init__(message)
+    self.field = field
 
 
 class ConfigError(Jw2vError, ValueError):

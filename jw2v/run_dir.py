@@ -37,8 +37,8 @@ def prepare_output(path, force: bool = False) -> Path:
   path = Path(path)
   existing = [name for name in RESULT_FILES if (path / name).exists()]
   if existing and not force:
-    raise OutputExistsError(f'{path} already holds {", ".join(existing)}; choose another --out, or pass '
-                            '--force to replace them')
+    raise OutputExistsError(f'{path} already holds {", ".join(existing)}; choose another output directory, or '
+                            'replace them with force', field='force')
   try:
     path.mkdir(parents=True, exist_ok=True)
     with atomic_write(path / '.write-test', 'wb'):

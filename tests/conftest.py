@@ -1,7 +1,10 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import jw2v
 
 
 @pytest.fixture(scope='session')
@@ -17,3 +20,11 @@ def ptb_train() -> Path:
 def write_text(path: Path, text: str) -> Path:
   path.write_text(text, encoding='utf-8')
   return path
+
+
+def synthetic_text(path: Path, n_tokens: int, vocab_size: int, seed: int) -> Path:
+  """`jw2v.synthetic_corpus` written as a text file, a sentence per line."""
+  corpus, vocab = jw2v.synthetic_corpus(n_tokens, vocab_size, seed=seed)
+  words = np.array(vocab.words)
+  lines = [' '.join(words[corpus.ids[a:b]]) for a, b in zip(corpus.offsets[:-1], corpus.offsets[1:])]
+  return write_text(path, '\n'.join(lines) + '\n')

@@ -218,26 +218,3 @@ def test_no_pool_without_rare_words():
   np.testing.assert_array_equal(batches.step_negatives(key, steps, jw2v.noise(counts, rare_from=30), (8, 4), pool=64),
                                 plain)
   np.testing.assert_array_equal(batches.step_negatives(key, steps, jw2v.noise(counts, rare_from=5), (8, 4)), plain)
-
-
-@pytest.mark.parametrize('kw, match', [(dict(negative_pool=3), 'power of two'),
-                                       (dict(negative_pool=-2), 'negative_pool'),
-                                       (dict(negative_pool_from=-1), 'negative_pool_from'),
-                                       (dict(negative_pool=True), 'negative_pool')])
-def test_bad_negative_pool_settings(kw, match):
-  with pytest.raises(jw2v.ConfigError, match=match):
-    jw2v.Config(**kw)
-
-
-def test_prefetch_keeps_order_and_forwards_errors():
-  assert list(batches.prefetch(iter(range(100)), depth=3)) == list(range(100))
-
-  def failing():
-    yield 1
-    raise RuntimeError('bad block')
-
-  with pytest.raises(RuntimeError, match='bad block'):
-    list(batches.prefetch(failing()))
-  stream = batches.prefetch(iter(range(10**9)))
-  assert next(stream) == 0
-  stream.close()  # the producer thread stops instead of running on

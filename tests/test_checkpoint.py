@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jw2v
-from jw2v.train import init_state
+from jw2v.train.state import init_state
 from conftest import write_text
 
 

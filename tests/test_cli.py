@@ -12,7 +12,7 @@ import pytest
 import jw2v
 from jw2v.cli import main
 from jw2v.run_dir import read_run_start
-from conftest import write_text
+from conftest import synthetic_text, write_text
 
 SENTENCES = ['the cat sat on the mat', 'the dog sat on the log', 'a cat and a dog met on a mat',
              'the king and the queen sat', 'a man and a woman met the king']
@@ -67,16 +67,14 @@ def test_similar_and_analogy_print_neighbours(trained_dir, capsys):
   assert len(words) == 2 and not {'man', 'king', 'woman'} & set(words)
 
 
-@pytest.mark.parametrize('flag, value, field', [('--dim', '0', 'dim'), ('--window', '0', 'window'),
-                                                ('--negative', '-1', 'negative'), ('--epochs', '0', 'epochs'),
-                                                ('--sample', '-1', 'sample'), ('--model', 'glove', 'model'),
-                                                ('--alpha', '0', 'alpha'), ('--batch-size', '0', 'batch_size'),
-                                                ('--init-scale', '0', 'init_scale'), ('--init-scale', 'nan', 'init_scale'),
-                                                ('--examples-on', 'gpu', 'examples_on'),
-                                                ('--negative-pool', '100', 'negative_pool'),
-                                                ('--negative-pool-from', '-5', 'negative_pool_from')])
-def test_impossible_hyperparameters(tmp_path, capsys, corpus_file, flag, value, field):
-  _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'o'), flag, value], field)
+@pytest.mark.parametrize('flag, value', [('--dim', '0'), ('--window', '0'), ('--negative', '-1'), ('--epochs', '0'),
+                                         ('--sample', '-1'), ('--model', 'glove'), ('--alpha', '0'),
+                                         ('--batch-size', '0'), ('--init-scale', '0'), ('--init-scale', 'nan'),
+                                         ('--examples-on', 'gpu'), ('--negative-pool', '100'),
+                                         ('--negative-pool-from', '-5'), ('--block-tokens', '0')])
+def test_impossible_hyperparameters(tmp_path, capsys, corpus_file, flag, value):
+  # the library's error names the Config field; the command names its flag instead
+  _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'o'), flag, value], f'error: {flag} must')
   assert not (tmp_path / 'o').exists()
 
 
@@ -176,10 +174,7 @@ def test_export_and_plot(tmp_path, capsys, trained_dir):
 @pytest.fixture(scope='module')
 def long_corpus(tmp_path_factory):
   """About 150k words: a training run lasts long enough to be interrupted."""
-  corpus, vocab = jw2v.synthetic_corpus(150_000, 2_000, seed=3)
-  words = np.array(vocab.words)
-  lines = [' '.join(words[corpus.ids[a:b]]) for a, b in zip(corpus.offsets[:-1], corpus.offsets[1:])]
-  return write_text(tmp_path_factory.mktemp('long') / 'long.txt', '\n'.join(lines) + '\n')
+  return synthetic_text(tmp_path_factory.mktemp('long') / 'long.txt', 150_000, 2_000, seed=3)
 
 
 def _jw2v(*args, **kw):

@@ -10,7 +10,7 @@ import pytest
 
 import jw2v
 from jw2v.batches import CbowBatch, Examples, SkipgramBatch, batch_at
-from jw2v.train import host_state, make_optimizer, pad_tables
+from jw2v.train import host_state, make_optimizer
 from conftest import write_text
 
 V, H, B, K = 40, 8, 32, 4
@@ -309,7 +309,7 @@ def test_a_diverging_model_of_a_sweep_is_named(small_corpus):
 def test_padded_tables_step_as_unpadded_and_their_padding_stays_zero(model, batch, kw):
   config = _config(model, **kw)
   state = jw2v.init_state(config, _params(), key=jax.random.key(7))
-  padded = pad_tables(state, V + 5, 16)
+  padded = state.padded(V + 5, 16)
   assert padded.W_in.shape == padded.W_out_T.shape == (V + 5, 16)
   negatives = jw2v.draw_negatives(jax.random.key(3), _noise(), (B, kw.get('centre_negatives', K)))
   step = jax.jit(jw2v.make_step(config))
@@ -340,50 +340,6 @@ def test_centre_negatives_step_equals_sgd_on_the_shared_loss():
     np.testing.assert_allclose(new[name], params[name] - lr * grads[name], rtol=1e-5, atol=1e-6)
     assert not np.allclose(new[name], params[name])
   assert len(np.unique(np.asarray(batch.center_B))) < B  # repeated centres: their row updates were summed
-
-
-@pytest.mark.parametrize('kw', [dict(model='cbow'), dict(model='skipgram', optimizer='adam'),
-                                dict(model='skipgram', centre_negatives=-1)])
-def test_centre_negatives_needs_skipgram_on_the_sparse_path(kw):
-  with pytest.raises(jw2v.ConfigError, match='centre_negatives'):
-    jw2v.Config(**{'centre_negatives': 4, **kw})
-
-
-def test_fields_left_to_the_devices_are_resolved_per_platform():
-  sg = jw2v.Config(model='skipgram')
-  assert not sg.is_resolved and sg.centre_negatives == 0 and sg.batch_size is None
-  with pytest.raises(ValueError, match='resolved'):
-    sg.example_layout
-  cpu, gpu = sg.resolved('cpu'), sg.resolved('gpu')
-  # word2vec.c's per-pair negatives on every device
-  for resolved in (cpu, gpu):
-    assert (resolved.centre_negatives, resolved.batch_size, resolved.example_layout,
-            resolved.negatives_per_example) == (0, 1024, 'skipgram', 5)
-  assert (cpu.negative_pool, gpu.negative_pool) == (512, 0)
-  assert (cpu.pool_rare_from, gpu.pool_rare_from) == (16384, None)  # the noise's rare table: only with a pool
-  assert jw2v.Config(negative_pool=4, negative_pool_from=100).resolved('gpu').pool_rare_from == 100
-  for other in (jw2v.Config(model='cbow'), jw2v.Config(model='skipgram', optimizer='adam')):
-    assert (other.resolved('cpu').centre_negatives, other.resolved('cpu').batch_size) == (0, 1024)
-  assert jw2v.Config(model='cbow').resolved('cpu').negative_pool == 512
-  assert jw2v.Config(model='skipgram', optimizer='adam').resolved('cpu').negative_pool == 0  # dense path
-  assert jw2v.Config(negative_pool=0).resolved('cpu').negative_pool == 0
-  assert jw2v.Config(negative_pool=64).resolved('gpu').negative_pool == 64
-  # Shared negatives (opt-in) count centres: as many as hold about 1024 pairs at most.
-  shared = jw2v.Config(model='skipgram', centre_negatives=8).resolved('gpu')
-  assert (shared.batch_size, shared.example_layout, shared.negatives_per_example) == (128, 'cbow', 8)
-  assert [jw2v.Config(model='skipgram', centre_negatives=8, window=w).resolved('cpu').batch_size
-          for w in (1, 2, 5, 10, 1000)] == [512, 256, 128, 64, 1]
-  assert jw2v.Config(model='skipgram', centre_negatives=8, shrink_windows=False).resolved('cpu').batch_size == 64
-  # What is given is kept.
-  assert jw2v.Config(model='skipgram', batch_size=256).resolved('cpu') == jw2v.Config(
-      model='skipgram', batch_size=256, negative_pool=512)
-  assert cpu.resolved('gpu') == cpu  # resolving twice changes nothing
-
-
-@pytest.mark.parametrize('value', [None, -1, 1.5, True])
-def test_centre_negatives_is_a_whole_number(value):
-  with pytest.raises(jw2v.ConfigError, match='centre_negatives must be a whole number'):
-    jw2v.Config(model='skipgram', centre_negatives=value)
 
 
 def test_train_starts_from_init_scale(small_corpus):

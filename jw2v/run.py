@@ -1,0 +1,301 @@
+"""A whole training job as a library function: what `jw2v train` does, for Python users too.
+
+`train_job` checks everything it can before writing anything, prepares the corpus into the output
+directory (or opens one that `jw2v prepare` wrote), records the run so that it can be resumed, trains with
+checkpoints, stops cleanly on SIGINT or SIGTERM (checkpoint saved, `JobStopped` raised), and writes the
+vectors; `resume_job` continues a stopped run exactly. In a multi-process run every process calls it;
+process 0 writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import jax
+
+from jw2v import devices
+from jw2v.atomic import atomic_write
+from jw2v.checkpoint import restore_checkpoint, save_checkpoint
+from jw2v.config import Config
+from jw2v.corpus import Prepared, is_prepared, open_prepared, prepare_corpus, resolve_corpus
+from jw2v.errors import ConfigError, DataError, Jw2vError
+from jw2v.run_dir import CHECKPOINT, prepare_output, read_run_start, remove_temporaries, save_run, start_run
+from jw2v.train import DivergenceError, TrainingStopped, memory_estimate, size_text, train, train_many
+
+VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length')
+
+
+class JobStopped(Exception):
+  """A signal (or another process of the run) stopped training; the checkpoint is saved."""
+
+  def __init__(self, out: Path, epoch: int, signum: Optional[int]):
+    self.why = signal.Signals(signum).name if signum else 'another process of the run was stopped'
+    super().__init__(f'{self.why}: stopped in epoch {epoch + 1}, checkpoint saved in {out / CHECKPOINT}')
+    self.out, self.epoch, self.signum = out, epoch, signum
+
+
+def _stderr(*args) -> None:
+  print(*args, file=sys.stderr)
+
+
+def sweep_configs(config: Config, *, replicas: Optional[int] = None, seeds: Optional[Sequence[int]] = None,
+                  alphas: Optional[Sequence[float]] = None) -> list[tuple[str, Config]]:
+  """The named configs of a sweep: `replicas` seeds from config.seed on, or the given `seeds`, each with every
+  one of `alphas` (default config's alpha); [] when none of them is given.
+
+  Raises:
+    ConfigError: both replicas and seeds, replicas < 1, or the same model twice.
+  """
+  if replicas is None and seeds is None and alphas is None:
+    return []
+  if replicas is not None and seeds is not None:
+    raise ConfigError('give replicas or seeds, not both', field='replicas')
+  if replicas is not None and replicas < 1:
+    raise ConfigError(f'replicas must be >= 1, got {replicas}', field='replicas')
+  seeds = seeds or [config.seed + i for i in range(replicas or 1)]
+  configs = [dataclasses.replace(config, seed=seed, alpha=alpha) for seed in seeds for alpha in alphas or [config.alpha]]
+  names = [f'seed{c.seed}-alpha{c.learning_rate:g}' for c in configs]
+  if len(set(names)) < len(names):
+    raise ConfigError('the sweep names the same model twice (repeated seeds or alphas)')
+  return list(zip(names, configs))
+
+
+def after_lead(work: Optional[Callable]):
+  """Runs `work` on process 0 (pass it there, None elsewhere) while the other processes wait for it.
+
+  Returns what `work` returned (None on the other processes). A failure on process 0 stops every process:
+  process 0 raises its own error, the others one that points to it.
+  """
+  result, error = None, None
+  if work is not None:
+    try:
+      result = work()
+    except (Jw2vError, OSError) as e:
+      if jax.process_count() == 1:
+        raise
+      error = e
+  if devices.agree(error is not None)[0]:
+    if error is not None:
+      raise error
+    raise DataError('process 0 could not set up the run (see its error)')
+  return result
+
+
+def fingerprint(prepared: Prepared) -> dict:
+  """What identifies a prepared corpus for a checkpoint: its sizes and vocabulary size."""
+  return {k: prepared.info[k] for k in ('raw_words', 'tokens', 'sentences', 'vocab_size')}
+
+
+def _prepare_text(corpus: str, out: Path, corpus_dir: Path, config: Config, force: bool, log) -> Prepared:
+  """Process 0's part of a run on text: the output directory, then the text prepared into corpus_dir."""
+  prepare_output(out, force=force)
+  path = resolve_corpus(corpus)
+  start = time.perf_counter()
+  prepared = prepare_corpus(path, corpus_dir, config.min_count, config.max_vocab_size, config.max_sentence_length)
+  log(f'{path}: {prepared.info["sentences"]} sentences, {prepared.info["raw_words"]} words, vocabulary '
+      f'{len(prepared.vocab)} (min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
+  return prepared
+
+
+def _open_corpus(corpus: str, out: Path, config: Config, settings: dict, force: bool, lead: bool, log):
+  """The run's prepared corpus, its config (a prepared corpus's vocabulary settings filled in) and directory.
+
+  Raises:
+    ConfigError: settings that contradict how a prepared corpus was prepared.
+  """
+  if not is_prepared(corpus):  # process 0 prepares the text into out/corpus; the others then open it there
+    corpus_dir = out / 'corpus'
+    work = (lambda: _prepare_text(corpus, out, corpus_dir, config, force, log)) if lead else None
+    return after_lead(work) or open_prepared(corpus_dir), config, corpus_dir
+  prepared = open_prepared(corpus)
+  clash = [k for k in VOCAB_FIELDS if k in settings and settings[k] != prepared.info[k]]
+  if clash:
+    raise ConfigError(f'{corpus} was prepared with {", ".join(f"{k}={prepared.info[k]}" for k in clash)}; '
+                      'prepare it again to change the vocabulary')
+  after_lead((lambda: prepare_output(out, force=force)) if lead else None)
+  return prepared, dataclasses.replace(config, **{k: prepared.info[k] for k in VOCAB_FIELDS}), Path(corpus)
+
+
+def _resumed(out: Path, settings: dict, corpus: Optional[str]):
+  """A stopped run's config, prepared corpus, checkpoint and source.
+
+  Raises:
+    ConfigError: settings or a corpus that differ from the run's.
+    DataError: no run or no checkpoint to resume, or a checkpoint of another run.
+  """
+  config, corpus_dir, source = read_run_start(out)
+  clash = [k for k, v in settings.items() if getattr(config, k) != v]
+  if clash or (corpus and corpus != source):
+    what = ', '.join(f'{k} {settings[k]} (the run has {getattr(config, k)})' for k in clash) or (
+        f'corpus {corpus} (the run has {source})')
+    raise ConfigError(f'{what}: a resumed run continues as it was configured; start a new run to change it',
+                      field=clash[0] if clash else None)
+  prepared = open_prepared(corpus_dir)
+  if not (out / CHECKPOINT).is_file():
+    raise DataError(f'{out} has no {CHECKPOINT} to resume from (it stopped before its first checkpoint); '
+                    'start the run again')
+  resume, meta = restore_checkpoint(out / CHECKPOINT, config, len(prepared.vocab))
+  if meta.get('config') != dataclasses.asdict(config) or meta.get('corpus') != fingerprint(prepared):
+    raise DataError(f'{out / CHECKPOINT} belongs to another run (its config or corpus differ from {out})')
+  return config, prepared, resume, source
+
+
+class _Signals:
+  """While entered, SIGINT and SIGTERM ask training to stop (the second one of a kind acts as usual)."""
+
+  def __init__(self):
+    self.received, self.previous = [], {}
+
+  def __enter__(self) -> '_Signals':
+    self.previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return self
+
+  def __exit__(self, *exc) -> None:
+    for sig, handler in self.previous.items():
+      signal.signal(sig, handler)
+
+  def _on_signal(self, signum, frame) -> None:
+    self.received.append(signum)
+    signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
+
+  def __call__(self) -> bool:
+    return bool(self.received)
+
+
+def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resume, checkpoint_every: float,
+               progress: bool, log) -> dict:
+  """Trains one model with checkpoints into out and writes its outputs (process 0); returns the history."""
+  lead = jax.process_index() == 0
+  if lead:
+    remove_temporaries(out)
+  layout = devices.make_layout(len(prepared.vocab), config.devices, config.shard_tables)
+  log(f'{layout.devices} {jax.devices()[0].platform} device(s) in {jax.process_count()} process(es), tables '
+      f'{"sharded by rows" if layout.shard_tables else "replicated"}; '
+      f'{memory_estimate(len(prepared.vocab), config, layout).describe()}')
+  if config.centre_negatives:
+    log(f'skip-gram with {config.centre_negatives} negatives per centre word shared by its pairs, '
+        f'{config.batch_size} centres per step (centre_negatives=0: word2vec.c\'s per-pair negatives)')
+  meta = {'config': dataclasses.asdict(config), 'corpus': fingerprint(prepared)}
+  save = (lambda c: save_checkpoint(out / CHECKPOINT, c, meta)) if lead else None
+  with _Signals() as signals:
+    try:
+      result = train(prepared.corpus, prepared.vocab, config, progress=progress, resume=resume, checkpoint=save,
+                     checkpoint_every=checkpoint_every, should_stop=signals)
+    except TrainingStopped as stopped:
+      raise JobStopped(out, stopped.checkpoint.epoch, signals.received[0] if signals.received else None) from None
+    except DivergenceError as e:
+      kept = f'the last good checkpoint is {out / CHECKPOINT}' if (out / CHECKPOINT).exists() else 'no checkpoint was written'
+      raise DivergenceError(f'{e}; {kept}') from None
+  history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words,
+                 devices=layout.devices, processes=jax.process_count())
+  if lead:
+    save_run(out, result.params, prepared.vocab, config, history)
+  seconds = sum(e['seconds'] for e in history['epochs'])
+  log(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
+      f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
+  return history
+
+
+def _train_sweep(out: Path, models: list, prepared: Prepared, source: str, progress: bool, log) -> list[dict]:
+  """Trains the sweep's models together (`train_many`), writes each to out/NAME, and out/sweep.json."""
+  configs = [config for _, config in models]
+  one = memory_estimate(len(prepared.vocab), configs[0], devices.make_layout(len(prepared.vocab), 1))
+  log(f'training {len(configs)} models at once on one device: {", ".join(name for name, _ in models)}; memory '
+      f'(estimate) {len(configs)} x {size_text(one.tables + one.optimizer + one.gradients)} of tables and '
+      f'optimizer state, examples {size_text(one.examples)}')
+  results = train_many(prepared.corpus, prepared.vocab, configs, progress=progress)
+  summary, histories = [], []
+  for (name, config), result in zip(models, results):
+    history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab),
+                   raw_words=prepared.corpus.raw_words, sweep=len(models))
+    save_run(out / name, result.params, prepared.vocab, config, history)
+    summary.append({'name': name, 'seed': config.seed, 'alpha': config.learning_rate,
+                    'loss': history['epochs'][-1]['loss']})
+    histories.append(history)
+  with atomic_write(out / 'sweep.json', 'w', encoding='utf-8') as f:
+    json.dump({'corpus': source, 'models': summary}, f, indent=2)
+    f.write('\n')
+  seconds = sum(e['seconds'] for e in results[0].history['epochs'])
+  log(f'trained {len(models)} {configs[0].model} models in {seconds:.1f}s; wrote {out}/sweep.json and '
+      f'{", ".join(name for name, _ in models)}')
+  return histories
+
+
+def _check_checkpoint_every(checkpoint_every: float) -> None:
+  if not checkpoint_every > 0:
+    raise ConfigError(f'checkpoint_every must be > 0 seconds, got {checkpoint_every}', field='checkpoint_every')
+
+
+def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float = 300.0, progress: bool = True,
+              replicas: Optional[int] = None, seeds: Optional[Sequence[int]] = None,
+              alphas: Optional[Sequence[float]] = None, log: Callable = _stderr, **settings) -> list[dict]:
+  """Trains word vectors on a corpus into an output directory, as `jw2v train CORPUS --out OUT` does.
+
+  Args:
+    corpus: a text file, a directory of them, .gz/.bz2 files, a directory written by `prepare_corpus`, or a
+      dataset name (`corpus.resolve_corpus`).
+    out: the output directory: vectors.txt, vectors.bin, params.npz, vocab.txt, config.json, history.json
+      (a sweep: one directory per model, and sweep.json), and checkpoint.npz while training.
+    force: replace vectors already in `out`.
+    checkpoint_every: seconds between checkpoints, besides one at each epoch end.
+    progress: show a progress bar.
+    replicas, seeds, alphas: train a sweep (`sweep_configs`) instead of one model.
+    log: where the messages about the run go (default: standard error).
+    **settings: Config fields; the others keep their defaults.
+
+  Returns:
+    The history of each model trained.
+
+  Raises:
+    Jw2vError: impossible settings, an unusable corpus, or an output directory that holds vectors (before
+      anything is written).
+    JobStopped: a signal stopped the run (resume it with `resume_job`).
+    DivergenceError: training diverged (the last good checkpoint is kept).
+  """
+  _check_checkpoint_every(checkpoint_every)
+  out, lead = Path(out), jax.process_index() == 0
+  config = Config(**settings).resolved(jax.default_backend())  # config.json records the values used
+  models = sweep_configs(config, replicas=replicas, seeds=seeds, alphas=alphas)
+  if models and jax.process_count() > 1:
+    raise ConfigError('a sweep trains on one device; run it in one process', field='replicas')
+  for name, _ in models:  # before anything is written
+    prepare_output(out / name, force=force)
+  prepared, config, corpus_dir = _open_corpus(corpus, out, config, settings, force, lead, log)
+  if prepared.info['invalid_bytes']:
+    log(f'jw2v: warning: {corpus}: {prepared.info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD')
+  if models:
+    return _train_sweep(out, models, prepared, str(corpus), progress, log)
+  if lead:
+    (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with force)
+    start_run(out, config, corpus_dir, str(corpus))
+  return [_train_run(out, prepared, config, str(corpus), None, checkpoint_every, progress, log)]
+
+
+def resume_job(out, *, corpus: Optional[str] = None, checkpoint_every: float = 300.0, progress: bool = True,
+               log: Callable = _stderr, **settings) -> dict:
+  """Continues a run that `train_job` started and a signal stopped, from its checkpoint, as
+  `jw2v train --resume OUT` does; the result is that of the run had it not been stopped.
+
+  Args:
+    out: the run's output directory.
+    corpus, settings: optional; if given, they must be the run's own (a check, not a change).
+    checkpoint_every, progress, log: as for `train_job`.
+
+  Returns:
+    The run's history.
+
+  Raises:
+    Jw2vError: no run or checkpoint to resume, or settings that differ from the run's.
+    JobStopped, DivergenceError: as for `train_job`.
+  """
+  _check_checkpoint_every(checkpoint_every)
+  out = Path(out)
+  config, prepared, resume, source = _resumed(out, settings, corpus)
+  log(f'resuming {out} at epoch {resume.epoch + 1}, block {resume.block + 1}, step {resume.step}')
+  return _train_run(out, prepared, config, source, resume, checkpoint_every, progress, log)
