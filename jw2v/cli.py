@@ -1,4 +1,4 @@
-"""The `jw2v` command: train, prepare, similar, analogy, eval, export, plot."""
+"""The `jw2v` command: train, prepare, phrases, similar, analogy, predict, eval, export, plot."""
 
 from __future__ import annotations
 
@@ -21,9 +21,19 @@ from jw2v.corpus import PREPARED_FILES, cache_dir, is_prepared, prepare_corpus, 
 from jw2v.distributed import initialize_distributed
 from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, exit_status
 from jw2v.evaluate import evaluate_word_analogies, evaluate_word_pairs, standard_set
+from jw2v.phrases import phrases
 from jw2v.plots import plot_loss, plot_words
+from jw2v.predict import predict_output_word
 from jw2v.run import JobStopped, resume_job, train_job
+from jw2v.run_dir import load_run
 from jw2v.vectors import WordVectors
+
+
+def _zero_one(text: str) -> bool:
+  if text not in ('0', '1'):
+    raise argparse.ArgumentTypeError(f'expected 0 or 1, got {text!r}')
+  return text == '1'
+
 
 _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--model', 'model', str, 'cbow or skipgram (default cbow, as word2vec.c)'),
@@ -31,7 +41,10 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--window', 'window', int, 'maximum context window on each side (default 5)'),
     ('--negative', 'negative', int, 'negatives per positive example (default 5)'),
     ('--min-count', 'min_count', int, 'ignore words seen fewer times (default 5)'),
-    ('--max-vocab-size', 'max_vocab_size', int, 'keep at most this many of the most frequent words'),
+    ('--max-vocab-size', 'max_vocab_size', int, 'keep at most this many of the most frequent words (a cut, '
+                                                'which may split words of equal count)'),
+    ('--max-final-vocab', 'max_final_vocab', int, 'raise --min-count just enough to keep at most N words '
+                                                  '(gensim\'s max_final_vocab: equal counts never split)'),
     ('--sample', 'sample', float, 'subsampling threshold; 0 disables (default 1e-3)'),
     ('--ns-exponent', 'ns_exponent', float, 'power of the counts in the noise distribution (default 0.75)'),
     ('--epochs', 'epochs', int, 'passes over the corpus (default 5)'),
@@ -58,6 +71,8 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
                                           '(default), 0.5 as word2vec.c'),
     ('--examples-on', 'examples_on', str, 'host or device: where training examples are made (default: host '
                                           'when training on one CPU device, where it is faster; same results)'),
+    ('--cbow-mean', 'cbow_mean', _zero_one, 'cbow: 1 averages the context vectors (default, word2vec.c), 0 sums '
+                                         'them (gensim\'s cbow_mean=0)'),
     ('--seed', 'seed', int, 'random seed (default 1)'),
     ('--devices', 'devices', int, 'train on the first N devices (default: all; across processes in a '
                                   'multi-process run)'),
@@ -70,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
   sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
   parser.train_options = _add_train(sub)._actions  # argparse keeps no public list of a parser's options
   _add_prepare(sub)
+  _add_phrases(sub)
   _add_queries(sub)
   return parser
 
@@ -84,6 +100,10 @@ def _add_train(sub) -> argparse.ArgumentParser:
   train.add_argument('corpus', metavar='CORPUS', nargs='?')
   train.add_argument('--out', metavar='DIR', help='output directory')
   train.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR (its corpus and config)')
+  train.add_argument('--init-from', metavar='DIR', help='continue the finished run in DIR on the new CORPUS (gensim\'s '
+                                                        'build_vocab(update=True)): its config and vectors, its '
+                                                        'vocabulary grown by the words of CORPUS that reach '
+                                                        '--min-count; written to --out')
   train.add_argument('--checkpoint-every', type=float, default=300.0, metavar='SECONDS',
                      help='seconds between checkpoints, besides one at each epoch end (default 300)')
   for flag, field, kind, help_text in _TRAIN_OPTIONS:
@@ -126,9 +146,38 @@ def _add_prepare(sub) -> None:
   prep.add_argument('--out', required=True, metavar='DIR')
   prep.add_argument('--min-count', type=int, default=5, help='ignore words seen fewer times (default 5)')
   prep.add_argument('--max-vocab-size', type=int, default=None, help='keep at most this many words')
+  prep.add_argument('--max-final-vocab', type=int, default=None,
+                    help='raise --min-count just enough to keep at most N words (gensim\'s rule)')
   prep.add_argument('--max-sentence-length', type=int, default=10_000, help='cut longer lines (default 10000)')
   prep.add_argument('--force', action='store_true', help='replace a prepared corpus already in DIR')
   prep.set_defaults(func=_prepare)
+
+
+def _add_phrases(sub) -> None:
+  ph = sub.add_parser('phrases', help='join frequent pairs of words into phrases (new york -> new_york)',
+                      description='Writes CORPUS to --out with the pairs of neighbouring words that score past '
+                                  '--threshold joined by --delimiter, as gensim\'s Phrases (its scoring and '
+                                  'defaults) and word2vec.c\'s word2phrase do; two streaming passes over the '
+                                  'text. Run it on its output to find longer phrases: "jw2v phrases text.txt '
+                                  '--out p1.txt && jw2v phrases p1.txt --out p2.txt".')
+  ph.add_argument('corpus', metavar='CORPUS')
+  ph.add_argument('--out', required=True, metavar='FILE')
+  ph.add_argument('--min-count', type=int, default=5, help='ignore pairs seen fewer times (default 5)')
+  ph.add_argument('--threshold', type=float, default=10.0,
+                  help='the score a pair must pass (default 10; for npmi, between -1 and 1)')
+  ph.add_argument('--scoring', default='default', help='default (word2phrase\'s) or npmi')
+  ph.add_argument('--delimiter', default='_', help='what joins a phrase\'s words (default _)')
+  ph.add_argument('--force', action='store_true', help='replace FILE if it exists')
+  ph.set_defaults(func=_phrases)
+
+
+def _phrases(args) -> int:
+  start = time.perf_counter()
+  found = phrases(resolve_corpus(args.corpus), args.out, min_count=args.min_count, threshold=args.threshold,
+                  scoring=args.scoring, delimiter=args.delimiter, force=args.force)
+  print(f'{args.corpus}: {found["words"]:,} words, {found["lines"]:,} lines; {found["phrases"]:,} phrases, '
+        f'{found["joined"]:,} joined in the text in {time.perf_counter() - start:.1f}s; wrote {args.out}')
+  return 0
 
 
 def _add_queries(sub) -> None:
@@ -141,6 +190,16 @@ def _add_queries(sub) -> None:
       p.add_argument('words', nargs=3, metavar=('A', 'B', 'C'))
     p.add_argument('-n', '--topn', type=int, default=10, help='how many results (default 10)')
     p.set_defaults(func=_similar if name == 'similar' else _analogy)
+
+  pr = sub.add_parser('predict', help='the centre words most likely given context words (gensim\'s '
+                                      'predict_output_word)',
+                      description='The centre words the trained output layer finds most likely between CONTEXT '
+                                  'words, e.g. "jw2v predict runs/ptb the of": softmax of the mean context '
+                                  'vector against every output vector.')
+  pr.add_argument('run', metavar='DIR', help='training output directory (params.npz holds the output vectors)')
+  pr.add_argument('context', nargs='+', metavar='CONTEXT')
+  pr.add_argument('-n', '--topn', type=int, default=10, help='how many results (default 10)')
+  pr.set_defaults(func=_predict)
 
   ev = sub.add_parser('eval', help='score vectors on WordSim-353, SimLex-999 and the Google analogies',
                       description='Score vectors as gensim does, on the sets that ship with gensim (or others '
@@ -210,13 +269,14 @@ def _train(args) -> int:
     if args.resume:
       if args.out and args.out != args.resume:
         raise ConfigError('--resume DIR writes into DIR; leave out --out')
-      if any(v is not None for v in sweep.values()):
-        raise ConfigError('a sweep cannot be resumed; start it again')
+      if any(v is not None for v in sweep.values()) or args.init_from:
+        raise ConfigError('--resume continues a stopped run as it was started; leave out --init-from and the '
+                          'sweep options')
       resume_job(args.resume, corpus=args.corpus, **common, **settings)
     elif not args.corpus or not args.out:
       raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
     else:
-      train_job(args.corpus, args.out, force=args.force, **sweep, **common, **settings)
+      train_job(args.corpus, args.out, force=args.force, init_from=args.init_from, **sweep, **common, **settings)
   except JobStopped as stopped:
     print(f'jw2v: {stopped.why}: stopped in epoch {stopped.epoch + 1}, checkpoint saved; resume '
           f'with: jw2v train --resume {stopped.out}', file=sys.stderr)
@@ -233,7 +293,7 @@ def _prepare(args) -> int:
       raise ConfigError(f'{name} must be >= 1, got {value}')
   start = time.perf_counter()
   prepared = prepare_corpus(resolve_corpus(args.corpus), out, args.min_count, args.max_vocab_size,
-                            args.max_sentence_length)
+                            args.max_sentence_length, max_final_vocab=args.max_final_vocab)
   info = prepared.info
   print(f'prepared {args.corpus}: {info["raw_words"]:,} words, {info["tokens"]:,} kept, {info["sentences"]:,} '
         f'sentences, vocabulary {info["vocab_size"]:,} in {time.perf_counter() - start:.1f}s; wrote '
@@ -264,6 +324,13 @@ def _analogy(args) -> int:
   a, b, c = args.words
   _print_neighbours(WordVectors.load(args.vectors).most_similar(positive=[b, c], negative=[a],
                                                                   topn=_topn(args.topn)))
+  return 0
+
+
+def _predict(args) -> int:
+  run = load_run(args.run)
+  mean = run.config.cbow_mean if run.config.model == 'cbow' else True
+  _print_neighbours(predict_output_word(run.params, run.vocab, args.context, _topn(args.topn), cbow_mean=mean))
   return 0
 
 

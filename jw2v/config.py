@@ -36,6 +36,9 @@ class Config:
   a step touches at most P rows of rare words, which with a large vocabulary are the rows a CPU fetches
   from memory.
 
+  `cbow_mean=False` makes CBOW's h the sum of the context vectors instead of their mean (gensim's
+  `cbow_mean=0`; every context row then receives the full update, the exact gradient of the sum).
+
   `centre_negatives=N` (skip-gram, sparse path; 0 = off, word2vec.c's way and the default) is opt-in and
   not word2vec's algorithm: it draws N negatives per centre word, shared by all of that centre's (centre,
   context) pairs, each weighted `negative / N` per pair it serves, so that a pair still gets `negative`
@@ -56,6 +59,7 @@ class Config:
   negative: int = 5
   min_count: int = 5
   max_vocab_size: Optional[int] = None
+  max_final_vocab: Optional[int] = None
   sample: float = 1e-3
   ns_exponent: float = 0.75
   shrink_windows: bool = True
@@ -68,6 +72,7 @@ class Config:
   steps_per_call: int = 64
   block_tokens: int = 1 << 18
   cbow_full_error: bool = True
+  cbow_mean: bool = True
   deterministic: bool = False
   devices: Optional[int] = None
   shard_tables: bool = False
@@ -96,6 +101,7 @@ class Config:
       need((value is None and name == 'batch_size') or (isinstance(value, int) and not isinstance(value, bool)
                                                         and value >= 1),
            f'{name} must be a whole number >= 1, got {value!r}')
+    need(isinstance(self.cbow_mean, bool), f'cbow_mean must be True or False, got {self.cbow_mean!r}')
     need(self.devices is None or (isinstance(self.devices, int) and self.devices >= 1),
          f'devices must be >= 1, got {self.devices!r}')
     need(not (self.shard_tables and self.update_path != 'sparse'),
@@ -114,6 +120,8 @@ class Config:
          f'negative_pool must be 0 or a power of two, got {self.negative_pool!r}')
     need(self.max_vocab_size is None or (isinstance(self.max_vocab_size, int) and self.max_vocab_size >= 2),
          f'max_vocab_size must be >= 2, got {self.max_vocab_size!r}')
+    need(self.max_final_vocab is None or (isinstance(self.max_final_vocab, int) and self.max_final_vocab >= 2),
+         f'max_final_vocab must be >= 2, got {self.max_final_vocab!r}')
     need(_finite(self.sample) and self.sample >= 0, f'sample must be >= 0, got {self.sample!r}')
     need(_finite(self.init_scale) and self.init_scale > 0, f'init_scale must be > 0, got {self.init_scale!r}')
     need(_finite(self.ns_exponent), f'ns_exponent must be a finite number, got {self.ns_exponent!r}')

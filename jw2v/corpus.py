@@ -20,7 +20,7 @@ import numpy as np
 from jw2v import collector
 from jw2v.atomic import atomic_write
 from jw2v.errors import ConfigError, DataError, reading
-from jw2v.vocab import Vocab, build_vocab, load_vocab, save_vocab
+from jw2v.vocab import Vocab, build_vocab, extend_vocab, load_vocab, save_vocab
 
 _LONE_SURROGATE = re.compile('[\udc80-\udcff]')
 
@@ -134,6 +134,25 @@ def pieces(source, piece_bytes: int = 1 << 21) -> Iterator[Piece]:
         rest = data[cut:]
 
 
+def lines(source, piece_bytes: int = 1 << 21) -> Iterator[list]:
+  """Each line of a corpus as its list of tokens (an empty line as []), streamed from `pieces`: only the
+  current piece and line are in memory."""
+  carry = []
+  for piece in pieces(source, piece_bytes):
+    start, last = 0, len(piece.line_lengths) - 1
+    for i, length in enumerate(piece.line_lengths.tolist()):
+      tokens = piece.tokens[start:start + length]
+      start += length
+      if i == 0 and carry:
+        tokens, carry = carry + tokens, []
+      if i == last and piece.open_end:
+        carry = tokens
+      else:
+        yield tokens
+  if carry:
+    yield carry
+
+
 def _open_binary(path: Path):
   if path.suffix == '.gz':
     return gzip.open(path, 'rb')
@@ -193,6 +212,26 @@ def read_text(source) -> Text:
     invalid += piece.invalid_bytes
   lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
   return Text(tokens, lengths[lengths > 0], invalid, str(source))
+
+
+def sentences_text(sentences) -> Text:
+  """In-memory sentences (gensim's `sentences`: an iterable of token lists, iterated once) as a Text.
+
+  Raises:
+    DataError: a sentence that is a string rather than a list of tokens, or a token that is not a string.
+  """
+  tokens, lengths = [], []
+  for i, sentence in enumerate(sentences):
+    if isinstance(sentence, (str, bytes)):
+      raise DataError(f'sentence {i} is a {type(sentence).__name__}, not a list of tokens (split it first)')
+    sentence = list(sentence)
+    bad = next((t for t in sentence if not isinstance(t, str)), None)
+    if bad is not None:
+      raise DataError(f'sentence {i} holds a token that is not a string: {bad!r}')
+    tokens.extend(sentence)
+    lengths.append(len(sentence))
+  lengths = np.array(lengths, np.int64)
+  return Text(tokens, lengths[lengths > 0], 0, '<sentences>')
 
 
 def count_words(text: Text) -> collections.Counter:
@@ -262,28 +301,44 @@ def _corpus(ids: np.ndarray, kept: np.ndarray, text: Text, max_sentence_length: 
 
 
 def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None,
-                max_sentence_length: int = 10_000) -> tuple[Corpus, Vocab, Text]:
+                max_sentence_length: int = 10_000, max_final_vocab: Optional[int] = None,
+                base_vocab: Optional[Vocab] = None) -> tuple[Corpus, Vocab, Text]:
   """Reads a corpus into memory, builds its vocabulary and encodes it (see `prepare_corpus` for corpora
   larger than memory).
+
+  Args:
+    source: a text file, a directory of them, .gz / .bz2 files (`read_text`), or in-memory sentences: any
+      iterable of token lists, e.g. `[['the', 'cat', 'sat'], ['a', 'dog']]` or a generator (gensim's
+      `sentences`; read once). The same sentences as lines of a file give the same vocabulary and ids.
+    min_count, max_vocab_size, max_final_vocab: the vocabulary (`build_vocab`).
+    max_sentence_length: longer sentences are cut into chunks of this many tokens.
+    base_vocab: continue a trained run on new text: the vocabulary is `base_vocab` grown by this text
+      (`vocab.extend_vocab`: old ids kept, counts merged, new words of at least min_count appended);
+      max_vocab_size and max_final_vocab then do not apply.
+
+  Returns:
+    (Corpus, Vocab, Text).
 
   Raises:
     DataError: the corpus is unusable, empty, or leaves fewer than two words after `min_count`.
   """
   with collector.paused():  # millions of strings and lists, none of them cyclic garbage
-    text = read_text(source)
+    text = read_text(source) if isinstance(source, (str, os.PathLike)) else sentences_text(source)
     if not text.tokens:
-      raise DataError(f'corpus is empty (no words): {source}')
+      raise DataError(f'corpus is empty (no words): {text.path}')
     # The same as count_words, build_vocab and encode, but the tokens are looked up once, not twice
     # (numbered while counted, then renumbered by the vocabulary).
     counts, number, numbers = _number_words(text.tokens)
-    vocab = _vocab_or_error(counts, source, min_count, max_vocab_size)
+    vocab = _vocab_or_error(counts, text.path, min_count, max_vocab_size, max_final_vocab, base_vocab)
     renumber = np.full(len(number), -1, np.int64)
     renumber[[number[w] for w in vocab.words]] = np.arange(len(vocab))
     return _corpus(*_drop_unknown(renumber[numbers], text.line_lengths), text, max_sentence_length), vocab, text
 
 
-def _vocab_or_error(counts, source, min_count, max_vocab_size) -> Vocab:
-  vocab = build_vocab(counts, min_count, max_vocab_size)
+def _vocab_or_error(counts, source, min_count, max_vocab_size, max_final_vocab=None, base=None) -> Vocab:
+  if base is not None:
+    return extend_vocab(base, counts, min_count)
+  vocab = build_vocab(counts, min_count, max_vocab_size, max_final_vocab)
   if len(vocab) < 2:
     raise DataError(f'{source}: {len(vocab)} distinct word(s) occur at least min_count={min_count} times; '
                     'need at least 2 (lower min_count or use a larger corpus)')
@@ -336,7 +391,8 @@ PREPARED_FILES = ('ids.npy', 'offsets.npy', 'vocab.txt', 'corpus.json')
 
 
 def prepare_corpus(source, out, min_count: int = 5, max_vocab_size: Optional[int] = None,
-                   max_sentence_length: int = 10_000, piece_bytes: int = 1 << 21) -> Prepared:
+                   max_sentence_length: int = 10_000, piece_bytes: int = 1 << 21,
+                   max_final_vocab: Optional[int] = None, base_vocab: Optional[Vocab] = None) -> Prepared:
   """Counts and encodes a corpus in two streaming passes, in memory bounded by the vocabulary.
 
   Writes into `out`: ids.npy (int32 ids of the kept tokens), offsets.npy (int64 sentence boundaries),
@@ -346,7 +402,7 @@ def prepare_corpus(source, out, min_count: int = 5, max_vocab_size: Optional[int
   Args:
     source: a text file, a directory of them, or .gz / .bz2 files (`pieces`).
     out: output directory (created).
-    min_count, max_vocab_size, max_sentence_length: as in `load_corpus`.
+    min_count, max_vocab_size, max_sentence_length, max_final_vocab, base_vocab: as in `load_corpus`.
     piece_bytes: how much text is read at a time.
 
   Returns:
@@ -363,9 +419,9 @@ def prepare_corpus(source, out, min_count: int = 5, max_vocab_size: Optional[int
     invalid += piece.invalid_bytes
   if not raw_words:
     raise DataError(f'corpus is empty (no words): {source}')
-  vocab = _vocab_or_error(counts, source, min_count, max_vocab_size)
+  vocab = _vocab_or_error(counts, source, min_count, max_vocab_size, max_final_vocab, base_vocab)
+  kept_total = sum(count for word, count in counts.items() if word in vocab.index)  # this text's, not merged
   del counts
-  kept_total = int(vocab.counts.sum())
   out.mkdir(parents=True, exist_ok=True)
   starts, written, carry, line_start = [], 0, 0, 0
   with atomic_write(out / 'ids.npy', 'wb') as f:
@@ -386,7 +442,8 @@ def prepare_corpus(source, out, min_count: int = 5, max_vocab_size: Optional[int
   save_vocab(vocab, out / 'vocab.txt')
   info = {'source': str(source), 'raw_words': raw_words, 'tokens': kept_total, 'sentences': len(offsets) - 1,
           'invalid_bytes': invalid, 'vocab_size': len(vocab), 'min_count': min_count,
-          'max_vocab_size': max_vocab_size, 'max_sentence_length': max_sentence_length}
+          'max_vocab_size': max_vocab_size, 'max_sentence_length': max_sentence_length,
+          'max_final_vocab': max_final_vocab}
   with atomic_write(out / 'corpus.json', 'w', encoding='utf-8') as f:
     json.dump(info, f, indent=2)
     f.write('\n')

@@ -50,16 +50,17 @@ def skipgram_grads(params: dict, center_B: jax.Array, context_B: jax.Array, nega
 
 
 def cbow_grads(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center_B: jax.Array,
-               negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None) -> dict:
-  """Gradient of `cbow_loss`, derived by hand: each real context row gets dh / (number of real contexts).
+               negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None, mean: bool = True) -> dict:
+  """Gradient of `cbow_loss`, derived by hand: each real context row gets dh / (number of real contexts),
+  or with `mean=False` (h the sum) dh itself.
 
   Returns:
     {'W_in': (V, H), 'W_out': (H, V)}, like params.
   """
-  h_BxH = cbow_hidden(params['W_in'], contexts_BxC, mask_BxC)
+  h_BxH = cbow_hidden(params['W_in'], contexts_BxC, mask_BxC, mean)
   dh_BxH, dW_out = _score_grads(h_BxH, params['W_out'], center_B, negatives_BxK, weight_B)
   mask_BxC = mask_BxC.astype(h_BxH.dtype)
-  share_BxC = mask_BxC / jnp.maximum(jnp.sum(mask_BxC, axis=-1, keepdims=True), 1.0)
+  share_BxC = mask_BxC / jnp.maximum(jnp.sum(mask_BxC, axis=-1, keepdims=True), 1.0) if mean else mask_BxC
   dW_in = embedding_backward(jnp.zeros_like(params['W_in']), contexts_BxC,
                              share_BxC[:, :, None] * dh_BxH[:, None, :])
   return {'W_in': dW_in, 'W_out': dW_out}

@@ -29,6 +29,21 @@ def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 1.0) -
   return {'W_in': W_in, 'W_out': jnp.zeros((dim, vocab_size), jnp.float32)}
 
 
+def extend_params(params: dict, vocab_size: int, *, key: jax.Array, scale: float = 1.0) -> dict:
+  """Params grown to `vocab_size` words (`vocab.extend_vocab`): the old rows as they are, the new words'
+  rows initialised as `init_params` initialises them (W_in uniform, W_out zeros).
+
+  Raises:
+    ValueError: vocab_size smaller than the params' vocabulary.
+  """
+  V, H = params['W_in'].shape
+  if vocab_size < V:
+    raise ValueError(f'cannot shrink params of {V} words to {vocab_size}')
+  fresh = init_params(key, vocab_size - V, H, scale)
+  return {'W_in': jnp.concatenate([jnp.asarray(params['W_in'], jnp.float32), fresh['W_in']]),
+          'W_out': jnp.concatenate([jnp.asarray(params['W_out'], jnp.float32), fresh['W_out']], axis=1)}
+
+
 def embedding(W_in: jax.Array, idx: jax.Array) -> jax.Array:
   """The Embedding layer: a one-hot row times W_in is the selected row, `W_in[idx]` (shape idx.shape + (H,))."""
   return W_in[idx]
@@ -135,10 +150,13 @@ def skipgram_shared_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Ar
                                        weight_B)
 
 
-def cbow_hidden(W_in: jax.Array, contexts_BxC: jax.Array, mask_BxC: jax.Array) -> jax.Array:
-  """Mean of the context rows of W_in over the real (unmasked) slots; (B, H)."""
+def cbow_hidden(W_in: jax.Array, contexts_BxC: jax.Array, mask_BxC: jax.Array, mean: bool = True) -> jax.Array:
+  """Mean (or with `mean=False` the sum, gensim's cbow_mean=0) of the context rows of W_in over the real
+  (unmasked) slots; (B, H)."""
   mask_BxC = mask_BxC.astype(W_in.dtype)
   total_BxH = jnp.einsum('bch,bc->bh', embedding(W_in, contexts_BxC), mask_BxC)
+  if not mean:
+    return total_BxH
   return total_BxH / jnp.maximum(jnp.sum(mask_BxC, axis=-1, keepdims=True), 1.0)
 
 
@@ -164,8 +182,8 @@ def skipgram_loss(params: dict, center_B: jax.Array, context_B: jax.Array, negat
 
 
 def cbow_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center_B: jax.Array,
-              negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None) -> jax.Array:
-  """CBOW with negative sampling: h = mean of the context rows, positive target = centre word.
+              negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None, mean: bool = True) -> jax.Array:
+  """CBOW with negative sampling: h = mean (or sum) of the context rows, positive target = centre word.
 
   Args:
     params: {'W_in': (V, H), 'W_out': (H, V)}.
@@ -174,11 +192,12 @@ def cbow_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center
     center_B: centre word ids (the positive targets).
     negatives_BxK: negative word ids.
     weight_B: optional per-example weight (0 for padding).
+    mean: h is the mean of the context rows (word2vec.c); False: their sum (gensim's cbow_mean=0).
 
   Returns:
     The loss summed over the batch.
   """
-  h_BxH = cbow_hidden(params['W_in'], contexts_BxC, mask_BxC)
+  h_BxH = cbow_hidden(params['W_in'], contexts_BxC, mask_BxC, mean)
   pos_B = embedding_dot(params['W_out'], h_BxH, center_B)
   neg_BxK = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxK)
   neg_mask = (negatives_BxK != center_B[:, None]).astype(h_BxH.dtype)

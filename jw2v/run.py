@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import jax
+import numpy as np
 
 from jw2v import devices
 from jw2v.atomic import atomic_write
@@ -25,10 +26,12 @@ from jw2v.checkpoint import restore_checkpoint, save_checkpoint
 from jw2v.config import Config
 from jw2v.corpus import Prepared, is_prepared, open_prepared, prepare_corpus, resolve_corpus
 from jw2v.errors import ConfigError, DataError, Jw2vError
-from jw2v.run_dir import CHECKPOINT, prepare_output, read_run_start, remove_temporaries, save_run, start_run
+from jw2v.model import extend_params
+from jw2v.run_dir import (CHECKPOINT, Run, load_run, prepare_output, read_run_start, remove_temporaries, save_run,
+                          start_run)
 from jw2v.train import DivergenceError, TrainingStopped, memory_estimate, size_text, train, train_many
 
-VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length')
+VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length', 'max_final_vocab')
 
 
 class JobStopped(Exception):
@@ -92,34 +95,42 @@ def fingerprint(prepared: Prepared) -> dict:
   return {k: prepared.info[k] for k in ('raw_words', 'tokens', 'sentences', 'vocab_size')}
 
 
-def _prepare_text(corpus: str, out: Path, corpus_dir: Path, config: Config, force: bool, log) -> Prepared:
-  """Process 0's part of a run on text: the output directory, then the text prepared into corpus_dir."""
+def _prepare_text(corpus: str, out: Path, corpus_dir: Path, config: Config, force: bool, log,
+                  base: Optional[Run] = None) -> Prepared:
+  """Process 0's part of a run on text: the output directory, then the text prepared into corpus_dir (its
+  vocabulary grown from `base`'s, when continuing a run)."""
   prepare_output(out, force=force)
   path = resolve_corpus(corpus)
   start = time.perf_counter()
-  prepared = prepare_corpus(path, corpus_dir, config.min_count, config.max_vocab_size, config.max_sentence_length)
+  prepared = prepare_corpus(path, corpus_dir, config.min_count, config.max_vocab_size, config.max_sentence_length,
+                            max_final_vocab=config.max_final_vocab, base_vocab=base and base.vocab)
   log(f'{path}: {prepared.info["sentences"]} sentences, {prepared.info["raw_words"]} words, vocabulary '
       f'{len(prepared.vocab)} (min_count={config.min_count}) in {time.perf_counter() - start:.1f}s')
   return prepared
 
 
-def _open_corpus(corpus: str, out: Path, config: Config, settings: dict, force: bool, lead: bool, log):
+def _open_corpus(corpus: str, out: Path, config: Config, settings: dict, force: bool, lead: bool, log,
+                 base: Optional[Run] = None):
   """The run's prepared corpus, its config (a prepared corpus's vocabulary settings filled in) and directory.
 
   Raises:
-    ConfigError: settings that contradict how a prepared corpus was prepared.
+    ConfigError: settings that contradict how a prepared corpus was prepared, or a prepared corpus to
+      continue a run on (its vocabulary is its own).
   """
   if not is_prepared(corpus):  # process 0 prepares the text into out/corpus; the others then open it there
     corpus_dir = out / 'corpus'
-    work = (lambda: _prepare_text(corpus, out, corpus_dir, config, force, log)) if lead else None
+    work = (lambda: _prepare_text(corpus, out, corpus_dir, config, force, log, base)) if lead else None
     return after_lead(work) or open_prepared(corpus_dir), config, corpus_dir
+  if base is not None:
+    raise ConfigError(f'{corpus} is a prepared corpus, with a vocabulary of its own; continuing a run (init_from) '
+                      'needs the new text itself', field='init_from')
   prepared = open_prepared(corpus)
-  clash = [k for k in VOCAB_FIELDS if k in settings and settings[k] != prepared.info[k]]
+  clash = [k for k in VOCAB_FIELDS if k in settings and settings[k] != prepared.info.get(k)]
   if clash:
-    raise ConfigError(f'{corpus} was prepared with {", ".join(f"{k}={prepared.info[k]}" for k in clash)}; '
+    raise ConfigError(f'{corpus} was prepared with {", ".join(f"{k}={prepared.info.get(k)}" for k in clash)}; '
                       'prepare it again to change the vocabulary')
   after_lead((lambda: prepare_output(out, force=force)) if lead else None)
-  return prepared, dataclasses.replace(config, **{k: prepared.info[k] for k in VOCAB_FIELDS}), Path(corpus)
+  return prepared, dataclasses.replace(config, **{k: prepared.info.get(k) for k in VOCAB_FIELDS}), Path(corpus)
 
 
 def _resumed(out: Path, settings: dict, corpus: Optional[str]):
@@ -169,7 +180,7 @@ class _Signals:
 
 
 def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resume, checkpoint_every: float,
-               progress: bool, log) -> dict:
+               progress: bool, log, params: Optional[dict] = None) -> dict:
   """Trains one model with checkpoints into out and writes its outputs (process 0); returns the history."""
   lead = jax.process_index() == 0
   if lead:
@@ -185,8 +196,8 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
   save = (lambda c: save_checkpoint(out / CHECKPOINT, c, meta)) if lead else None
   with _Signals() as signals:
     try:
-      result = train(prepared.corpus, prepared.vocab, config, progress=progress, resume=resume, checkpoint=save,
-                     checkpoint_every=checkpoint_every, should_stop=signals)
+      result = train(prepared.corpus, prepared.vocab, config, params=params, progress=progress, resume=resume,
+                     checkpoint=save, checkpoint_every=checkpoint_every, should_stop=signals)
     except TrainingStopped as stopped:
       raise JobStopped(out, stopped.checkpoint.epoch, signals.received[0] if signals.received else None) from None
     except DivergenceError as e:
@@ -232,9 +243,25 @@ def _check_checkpoint_every(checkpoint_every: float) -> None:
     raise ConfigError(f'checkpoint_every must be > 0 seconds, got {checkpoint_every}', field='checkpoint_every')
 
 
+def _continued(init_from, settings: dict) -> tuple[Run, Config]:
+  """The run to continue and the new run's config: the old run's, with `settings` changed (not its dim)."""
+  base = load_run(init_from)
+  if settings.get('dim', base.config.dim) != base.config.dim:
+    raise ConfigError(f'dim {settings["dim"]}: the run continued from {init_from} has dim {base.config.dim}',
+                      field='dim')
+  return base, dataclasses.replace(base.config, **settings)
+
+
+def _grown_params(base: Run, vocab_size: int, config: Config) -> dict:
+  """The old run's params with rows for the new words (`model.extend_params`), drawn from the seed."""
+  key = jax.random.fold_in(jax.random.key(config.seed), len(base.vocab))
+  return jax.tree.map(np.asarray, extend_params(base.params, vocab_size, key=key, scale=config.init_scale))
+
+
 def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float = 300.0, progress: bool = True,
               replicas: Optional[int] = None, seeds: Optional[Sequence[int]] = None,
-              alphas: Optional[Sequence[float]] = None, log: Callable = _stderr, **settings) -> list[dict]:
+              alphas: Optional[Sequence[float]] = None, init_from=None, log: Callable = _stderr,
+              **settings) -> list[dict]:
   """Trains word vectors on a corpus into an output directory, as `jw2v train CORPUS --out OUT` does.
 
   Args:
@@ -246,6 +273,9 @@ def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float 
     checkpoint_every: seconds between checkpoints, besides one at each epoch end.
     progress: show a progress bar.
     replicas, seeds, alphas: train a sweep (`sweep_configs`) instead of one model.
+    init_from: continue the run saved in this directory on the new text `corpus` (gensim's
+      `build_vocab(update=True)` then `train`): its config (with `settings` changed), its vocabulary grown
+      by the text (`vocab.extend_vocab`) and its trained vectors, new words' rows drawn afresh.
     log: where the messages about the run go (default: standard error).
     **settings: Config fields; the others keep their defaults.
 
@@ -260,13 +290,16 @@ def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float 
   """
   _check_checkpoint_every(checkpoint_every)
   out, lead = Path(out), jax.process_index() == 0
-  config = Config(**settings).resolved(jax.default_backend())  # config.json records the values used
+  base, config = _continued(init_from, settings) if init_from is not None else (None, Config(**settings))
+  config = config.resolved(jax.default_backend())  # config.json records the values used
   models = sweep_configs(config, replicas=replicas, seeds=seeds, alphas=alphas)
+  if models and base is not None:
+    raise ConfigError('a sweep cannot continue a run; give init_from or a sweep, not both', field='init_from')
   if models and jax.process_count() > 1:
     raise ConfigError('a sweep trains on one device; run it in one process', field='replicas')
   for name, _ in models:  # before anything is written
     prepare_output(out / name, force=force)
-  prepared, config, corpus_dir = _open_corpus(corpus, out, config, settings, force, lead, log)
+  prepared, config, corpus_dir = _open_corpus(corpus, out, config, settings, force, lead, log, base)
   if prepared.info['invalid_bytes']:
     log(f'jw2v: warning: {corpus}: {prepared.info["invalid_bytes"]} byte(s) of invalid UTF-8 read as U+FFFD')
   if models:
@@ -274,7 +307,10 @@ def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float 
   if lead:
     (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with force)
     start_run(out, config, corpus_dir, str(corpus))
-  return [_train_run(out, prepared, config, str(corpus), None, checkpoint_every, progress, log)]
+  params = _grown_params(base, len(prepared.vocab), config) if base is not None else None
+  if base is not None:
+    log(f'continuing {init_from}: {len(base.vocab)} words trained, {len(prepared.vocab) - len(base.vocab)} new')
+  return [_train_run(out, prepared, config, str(corpus), None, checkpoint_every, progress, log, params)]
 
 
 def resume_job(out, *, corpus: Optional[str] = None, checkpoint_every: float = 300.0, progress: bool = True,

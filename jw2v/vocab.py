@@ -32,23 +32,63 @@ class Vocab(NamedTuple):
     return cls(words, np.asarray(list(counts), dtype=np.int64), {w: i for i, w in enumerate(words)})
 
 
-def build_vocab(counts: collections.Counter, min_count: int = 5,
-                max_vocab_size: Optional[int] = None) -> Vocab:
+def final_min_count(counts: collections.Counter, min_count: int, max_final_vocab: Optional[int]) -> int:
+  """gensim's effective min_count for `max_final_vocab`: min_count, raised just enough that at most
+  max_final_vocab words are kept (one more than the count of the word just past that many; words of
+  equal count are never split)."""
+  if max_final_vocab is None or max_final_vocab >= len(counts):
+    return min_count
+  past = sorted(counts.values(), reverse=True)[max_final_vocab]
+  return max(min_count, past + 1)
+
+
+def build_vocab(counts: collections.Counter, min_count: int = 5, max_vocab_size: Optional[int] = None,
+                max_final_vocab: Optional[int] = None) -> Vocab:
   """Keeps words with count >= min_count, most frequent first.
 
   Args:
     counts: token -> count, in order of first occurrence (a `Counter` filled in corpus order has it).
     min_count: drop words seen fewer times than this.
-    max_vocab_size: keep at most this many words (the most frequent; like gensim's `max_final_vocab`).
+    max_vocab_size: keep at most this many words: the most frequent, a cut that may split words of equal
+      count (by first occurrence).
+    max_final_vocab: gensim's rule: raise min_count just enough to keep at most this many words
+      (`final_min_count`; never splits equal counts, so it may keep fewer), giving gensim's vocabulary.
 
   Returns:
     The Vocab. Ties in count keep their first-occurrence order (Python's sort is stable).
   """
+  min_count = final_min_count(counts, min_count, max_final_vocab)
   kept = [(w, c) for w, c in counts.items() if c >= min_count]
   kept.sort(key=lambda wc: -wc[1])
   if max_vocab_size is not None:
     kept = kept[:max_vocab_size]
   return Vocab.from_words_counts((w for w, _ in kept), (c for _, c in kept))
+
+
+def extend_vocab(vocab: Vocab, counts: collections.Counter, min_count: int = 5) -> Vocab:
+  """A vocabulary grown by new text, as gensim's `build_vocab(update=True)` grows it.
+
+  The old words keep their ids, and their counts add the new text's; the new text's words that are not in
+  the vocabulary and occur at least `min_count` times in it are appended, most frequent first. (The old
+  words' order is kept, so the result is no longer sorted by count.)
+
+  Args:
+    vocab: the vocabulary of the run to continue.
+    counts: the new text's token counts, in order of first occurrence (`corpus.count_words`).
+    min_count: how often a new word must occur in the new text to be added.
+
+  Returns:
+    The grown Vocab.
+  """
+  merged = vocab.counts.copy()
+  new = []
+  for word, count in counts.items():
+    if word in vocab.index:
+      merged[vocab.index[word]] += count
+    elif count >= min_count:
+      new.append((word, count))
+  new.sort(key=lambda wc: -wc[1])
+  return Vocab.from_words_counts(vocab.words + tuple(w for w, _ in new), [*merged.tolist(), *(c for _, c in new)])
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:

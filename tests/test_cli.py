@@ -347,3 +347,44 @@ def test_a_runaway_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(t
   good, _ = jw2v.restore_checkpoint(out / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))
   assert (good.epoch, good.block, good.step) == (2, 0, 0) and len(good.history) == 2
   assert not (out / 'vectors.txt').exists() and not (out / 'vectors.bin').exists()
+
+
+def test_cbow_mean_0_sums_the_contexts(tmp_path, corpus_file, capsys):
+  out = tmp_path / 'sum'
+  assert main(['train', str(corpus_file), '--out', str(out), '--dim', '8', '--min-count', '1', '--epochs', '1',
+               '--cbow-mean', '0', '--quiet']) == 0
+  assert json.loads((out / 'config.json').read_text())['cbow_mean'] is False
+  with pytest.raises(SystemExit) as bad:
+    main(['train', str(corpus_file), '--out', str(tmp_path / 'x'), '--cbow-mean', '2'])
+  assert bad.value.code == 2 and "--cbow-mean: expected 0 or 1, got '2'" in capsys.readouterr().err
+
+
+def test_max_final_vocab_on_the_command_line(tmp_path, corpus_file, capsys):
+  assert main(['prepare', str(corpus_file), '--out', str(tmp_path / 'p'), '--min-count', '1',
+               '--max-final-vocab', '6']) == 0
+  info = json.loads((tmp_path / 'p' / 'corpus.json').read_text())
+  assert info['max_final_vocab'] == 6 and 2 <= info['vocab_size'] <= 6
+  assert main(['train', str(corpus_file), '--out', str(tmp_path / 't'), '--dim', '4', '--min-count', '1',
+               '--epochs', '1', '--max-final-vocab', '6', '--quiet']) == 0
+  assert len((tmp_path / 't' / 'vocab.txt').read_text().splitlines()) == info['vocab_size']
+
+
+def test_predict_prints_the_likeliest_centre_words(trained_dir, capsys):
+  assert main(['predict', str(trained_dir), 'the', 'sat', '-n', '3']) == 0
+  lines = capsys.readouterr().out.strip().splitlines()
+  assert len(lines) == 3 and all(0 < float(line.split()[0]) < 1 for line in lines)
+  _fails(capsys, ['predict', str(trained_dir), 'zebra'], 'none of the context words')
+
+
+def test_init_from_continues_a_run_on_new_text(tmp_path, trained_dir, capsys):
+  new = write_text(tmp_path / 'new.txt', '\n'.join(['the zebra sat on the mat', 'a zebra and a lion met'] * 30))
+  out = tmp_path / 'more'
+  assert main(['train', str(new), '--init-from', str(trained_dir), '--out', str(out), '--epochs', '1',
+               '--quiet']) == 0
+  old, more = jw2v.load_run(trained_dir), jw2v.load_run(out)
+  assert more.vocab.words[:len(old.vocab)] == old.vocab.words and {'zebra', 'lion'} <= set(more.vocab.words)
+  assert more.config.model == old.config.model and more.config.dim == old.config.dim and more.config.epochs == 1
+  assert more.vocab.counts[old.vocab.index['the']] > old.vocab.counts[old.vocab.index['the']]  # counts merged
+  assert not np.allclose(more.params['W_in'][:len(old.vocab)], old.params['W_in'])  # it trained on
+  _fails(capsys, ['train', str(new), '--init-from', str(trained_dir), '--out', str(tmp_path / 'x'), '--dim', '7'],
+         '--dim 7: the run continued from')

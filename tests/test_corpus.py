@@ -268,3 +268,31 @@ def test_damaged_prepared_corpus(tmp_path):
   (tmp_path / 'p' / 'corpus.json').write_text('{not json')
   with pytest.raises(jw2v.DataError, match='corpus.json: not valid JSON'):
     jw2v.open_prepared(tmp_path / 'p')
+
+
+def test_in_memory_sentences_give_what_the_same_text_in_a_file_gives(tmp_path):
+  sentences = [['the', 'cat', 'sat'], [], ['the', 'dog', 'sat', 'on', 'the', 'mat'], ['a', 'cat']] * 50
+  path = write_text(tmp_path / 'c.txt', '\n'.join(' '.join(s) for s in sentences) + '\n')
+  from_file, vocab, _ = jw2v.load_corpus(path, min_count=2, max_sentence_length=4)
+  for source in (sentences, (list(s) for s in sentences), map(tuple, sentences)):  # a list, a generator, an iterator
+    corpus, same_vocab, text = jw2v.load_corpus(source, min_count=2, max_sentence_length=4)
+    assert same_vocab.words == vocab.words and text.path == '<sentences>'
+    np.testing.assert_array_equal(same_vocab.counts, vocab.counts)
+    np.testing.assert_array_equal(corpus.ids, from_file.ids)
+    np.testing.assert_array_equal(corpus.offsets, from_file.offsets)
+    assert corpus.raw_words == from_file.raw_words
+
+
+@pytest.mark.parametrize('sentences, message', [(['the cat sat'], 'sentence 0 is a str, not a list of tokens'),
+                                                ([['a'], ['b', 3]], 'sentence 1 holds a token that is not a string'),
+                                                ([[], []], 'corpus is empty')])
+def test_bad_in_memory_sentences(sentences, message):
+  with pytest.raises(jw2v.DataError, match=message):
+    jw2v.load_corpus(sentences, min_count=1)
+
+
+def test_load_corpus_grows_a_base_vocabulary():
+  _, old, _ = jw2v.load_corpus([['a', 'b', 'a']] * 5, min_count=1)
+  corpus, vocab, _ = jw2v.load_corpus([['b', 'z', 'a', 'y']] * 3, min_count=3, base_vocab=old)
+  assert vocab.words == ('a', 'b', 'z', 'y') and vocab.counts.tolist() == [13, 8, 3, 3]
+  np.testing.assert_array_equal(corpus.ids[:4], [1, 2, 0, 3])

@@ -443,3 +443,65 @@ def test_dictionary_like_text_trains_with_shared_negatives_and_per_pair(dictiona
     config = jw2v.Config(epochs=2, **kw)
     losses = [e['loss'] for e in jw2v.train(corpus, vocab, config, progress=False).history['epochs']]
     assert losses[1] < losses[0] < untrained_loss(config.resolved('cpu')), (kw, losses)
+
+
+def test_cbow_with_the_sum_is_the_gradient_of_the_sum():
+  """cbow_mean=False (gensim's cbow_mean=0): h is the sum of the context rows; the sparse step equals the
+  reference SGD step of the summed loss, and each context row gets count times the mean rule's update."""
+  batch, params = _cbow_batch(), _params()
+  sparse, loss_s = _one_step(_config('cbow', cbow_mean=False), params, batch)
+  reference, loss_r = _one_step(_config('cbow', cbow_mean=False, path='reference'), params, batch)
+  np.testing.assert_allclose(loss_s, loss_r, rtol=1e-6)
+  for name in ('W_in', 'W_out'):
+    np.testing.assert_allclose(sparse[name], reference[name], rtol=1e-5, atol=1e-7)
+  mean, _ = _one_step(_config('cbow'), params, batch)
+  assert not np.allclose(mean['W_out'], sparse['W_out'])  # a different h scores differently
+  negatives = _negatives(_config('cbow'), batch.weight_B.shape[0])
+  args = (batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives, batch.weight_B)
+  grads = jw2v.cbow_grads(params, *args, mean=False)
+  auto = jax.grad(jw2v.cbow_loss)(params, *args, mean=False)
+  for name in ('W_in', 'W_out'):
+    np.testing.assert_allclose(grads[name], auto[name], rtol=1e-5, atol=1e-6)
+
+
+class _Recorder:
+  def __init__(self, stop_after=None):
+    self.begun, self.ended, self.stop_after = [], [], stop_after
+
+  def on_epoch_begin(self, epoch):
+    self.begun.append(epoch)
+
+  def on_epoch_end(self, epoch, loss, params):
+    self.ended.append((epoch, loss, params['W_in'].copy()))
+    return self.stop_after is not None and epoch + 1 >= self.stop_after
+
+
+def test_callbacks_hear_every_epoch_and_may_stop_the_run(small_corpus):
+  corpus, vocab = small_corpus
+  config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=3, steps_per_call=4)
+  recorder, only_end = _Recorder(), type('OnlyEnd', (), {'on_epoch_end': lambda self, e, l, p: None})()
+  result = jw2v.train(corpus, vocab, config, progress=False, callbacks=[recorder, only_end])
+  assert recorder.begun == [0, 1, 2] and [e for e, _, _ in recorder.ended] == [0, 1, 2]
+  assert [loss for _, loss, _ in recorder.ended] == [e['loss'] for e in result.history['epochs']]
+  np.testing.assert_array_equal(recorder.ended[-1][2], result.params['W_in'])
+  one = jw2v.train(corpus, vocab, dataclasses.replace(config, epochs=1), progress=False).params['W_in']
+  assert not np.array_equal(recorder.ended[0][2], one)  # a 1-epoch run's learning rate decays faster
+
+  stopper = _Recorder(stop_after=2)
+  with pytest.raises(jw2v.TrainingStopped) as stopped:
+    jw2v.train(corpus, vocab, config, progress=False, callbacks=[stopper])
+  assert [e for e, _, _ in stopper.ended] == [0, 1] and stopped.value.checkpoint.epoch == 2
+  resumed = jw2v.train(corpus, vocab, config, progress=False, resume=stopped.value.checkpoint)
+  np.testing.assert_array_equal(resumed.params['W_in'], result.params['W_in'])
+
+
+def test_params_that_do_not_fit_the_vocabulary_are_one_error(small_corpus):
+  corpus, vocab = small_corpus
+  config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=1)
+  params = jw2v.init_params(jax.random.key(0), len(vocab) - 3, 8)
+  with pytest.raises(jw2v.ConfigError, match=r'do not fit a vocabulary of 60 words at dim 8.*jw2v.extend_params'):
+    jw2v.train(corpus, vocab, config, params=params, progress=False)
+  grown = jw2v.extend_params(params, len(vocab), key=jax.random.key(1))
+  np.testing.assert_array_equal(grown['W_in'][:len(vocab) - 3], params['W_in'])
+  assert np.all(grown['W_out'][:, -3:] == 0) and np.all(grown['W_in'][-3:] != 0)
+  jw2v.train(corpus, vocab, config, params=grown, progress=False)  # fits now

@@ -101,3 +101,37 @@ def test_vocab_file_round_trip_and_errors(tmp_path):
   (tmp_path / 'bad.txt').write_text('a 3\nb\n')
   with pytest.raises(jw2v.DataError, match=r'bad.txt:2'):
     load_vocab(tmp_path / 'bad.txt')
+
+
+def test_max_final_vocab_gives_gensims_vocabulary(tmp_path):
+  gensim = pytest.importorskip('gensim')
+  rng = np.random.default_rng(3)
+  sentences = [[f'w{int(x)}' for x in rng.zipf(1.3, size=12) if x < 400] for _ in range(2000)]
+  counts = jw2v.corpus.count_words(jw2v.corpus.sentences_text(sentences))
+  for min_count, final in ((1, 50), (5, 50), (1, 10_000), (3, 7)):
+    model = gensim.models.Word2Vec(min_count=min_count, max_final_vocab=final, vector_size=4)
+    model.build_vocab(sentences)
+    ours = jw2v.build_vocab(counts, min_count, max_final_vocab=final)
+    # the same words (gensim orders equal counts its own way; jw2v by first occurrence, as DESIGN says)
+    assert set(ours.words) == set(model.wv.index_to_key) and len(ours) == len(model.wv), (min_count, final)
+    assert sorted(ours.counts.tolist()) == sorted(model.wv.get_vecattr(w, 'count') for w in model.wv.index_to_key)
+    assert len(ours) <= final
+  # equal counts are never split, so it may keep fewer than asked; max_vocab_size cuts exactly
+  tied = collections.Counter({'a': 5, 'b': 3, 'c': 3, 'd': 1})
+  assert jw2v.build_vocab(tied, 1, max_final_vocab=2).words == ('a',)
+  assert jw2v.build_vocab(tied, 1, max_vocab_size=2).words == ('a', 'b')
+
+
+def test_extend_vocab_grows_it_as_gensims_build_vocab_update_does():
+  gensim = pytest.importorskip('gensim')
+  old_text = [['a', 'b', 'a', 'c'], ['b', 'a', 'd']] * 5
+  new_text = [['a', 'e', 'e', 'f', 'c'], ['e', 'g', 'f']] * 3
+  old = jw2v.build_vocab(jw2v.corpus.count_words(jw2v.corpus.sentences_text(old_text)), min_count=5)
+  grown = jw2v.extend_vocab(old, jw2v.corpus.count_words(jw2v.corpus.sentences_text(new_text)), min_count=5)
+  assert grown.words[:len(old)] == old.words and grown.words[len(old):] == ('e', 'f')  # g: 3 < 5
+  model = gensim.models.Word2Vec(min_count=5, vector_size=4)
+  model.build_vocab(old_text)
+  model.build_vocab(new_text, update=True)
+  assert set(grown.words) == set(model.wv.index_to_key)
+  assert {w: int(c) for w, c in zip(grown.words, grown.counts)} == {
+      w: model.wv.get_vecattr(w, 'count') for w in model.wv.index_to_key}

@@ -193,14 +193,25 @@ def snapshot(state, run: _Run, book: LossBook, position: tuple[int, int, int], s
                     book.examples, book.epoch_seconds(), list(book.epochs_R[0]))
 
 
+def _check_params(params: dict, vocab_size: int, dim: int) -> None:
+  """Raises a one-line ConfigError unless params are {'W_in': (V, H), 'W_out': (H, V)} of this run."""
+  shapes = {k: tuple(getattr(params.get(k), 'shape', ())) for k in ('W_in', 'W_out')}
+  if shapes != {'W_in': (vocab_size, dim), 'W_out': (dim, vocab_size)}:
+    raise ConfigError(f'params of shapes W_in {shapes["W_in"]}, W_out {shapes["W_out"]} do not fit a vocabulary '
+                      f'of {vocab_size} words at dim {dim} (W_in {(vocab_size, dim)}, W_out {(dim, vocab_size)}); '
+                      'for a grown vocabulary, extend them first (jw2v.extend_params)', field='params')
+
+
 def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resume, models_per_step):
   """The run's fixed parts and its initial state, placed on the devices.
 
   Raises:
-    ConfigError: a batch that the devices cannot share.
+    ConfigError: a batch that the devices cannot share, or params that do not fit the vocabulary.
   """
   configs = [c.resolved(jax.default_backend()) for c in configs]
   config, sweep = configs[0], len(configs) > 1
+  if params is not None:
+    _check_params(params, len(vocab), config.dim)
   layout = devices.make_layout(len(vocab), 1 if sweep else config.devices, config.shard_tables)
   if config.batch_size % layout.devices:
     raise ConfigError(f'the batch size ({config.batch_size}) must be a multiple of the number of devices '
@@ -244,16 +255,45 @@ def _dispatches(run: _Run, fed: feed_lib.Fed, n_steps: int) -> range:
   return range(start, n_steps, run.config.steps_per_call) if start < n_steps else range(start, start + 1)
 
 
+class Hooks(NamedTuple):
+  """What the caller of `train` hears from the loop, and how it stops it."""
+  checkpoint: Optional[Callable[[Checkpoint], None]] = None
+  checkpoint_every: Optional[float] = None
+  should_stop: Optional[Callable[[], bool]] = None
+  callbacks: tuple = ()
+
+
+def _epoch_begins(hooks: Hooks, epoch: int) -> None:
+  for callback in hooks.callbacks:
+    if hasattr(callback, 'on_epoch_begin'):
+      callback.on_epoch_begin(epoch)
+
+
+def _epoch_ended(hooks: Hooks, state, run: _Run, book: LossBook, step: int) -> bool:
+  """Tells the callbacks of the epoch just finished; whether one of them asks to stop."""
+  listeners = [c for c in hooks.callbacks if hasattr(c, 'on_epoch_end')]
+  if not listeners:
+    return False
+  params = _checked_host_state(state, run, step, book.last_epoch).as_params()
+  record = book.epochs_R[0][-1]
+  return any([bool(c.on_epoch_end(record['epoch'] - 1, record['loss'], params)) for c in listeners])
+
+
 def _loop(run: _Run, state, first: feed_lib.Fed, feed: Iterator, multi_step, make_examples, book: LossBook,
-          checkpoint, checkpoint_every, should_stop):
-  """Trains on every block of the feed; returns the final state."""
+          hooks: Hooks):
+  """Trains on every block of the feed; returns the final state and step."""
   config, corpus_words = run.config, len(run.feed.corpus.ids)
   total_words = corpus_words * config.epochs
   step, saved = int(devices.host(state.step).reshape(-1)[0]), time.perf_counter()
+  if first.block == 0 and run.here.step == 0:
+    _epoch_begins(hooks, first.epoch)
   for fed in itertools.chain([first], feed):
     if fed.epoch != book.epoch:
       book.end_epoch(run.feed.corpus.raw_words)
-      saved = _save(checkpoint, state, run, book, (book.epoch, 0, 0), step)
+      saved = _save(hooks.checkpoint, state, run, book, (book.epoch, 0, 0), step)
+      if _epoch_ended(hooks, state, run, book, step):
+        _stop(hooks.checkpoint, snapshot(state, run, book, (book.epoch, 0, 0), step))
+      _epoch_begins(hooks, fed.epoch)
     book.bar.set_description(f'epoch {fed.epoch + 1}/{config.epochs}')
     examples, count, n_steps = _steps_of_block(run, fed, make_examples)
     progress0 = (fed.epoch * corpus_words + fed.start) / total_words
@@ -268,15 +308,16 @@ def _loop(run: _Run, state, first: feed_lib.Fed, feed: Iterator, multi_step, mak
       book.add(_Dispatch(loss_S, batches.batch_counts(count, config.batch_size, lo, hi - lo), words, step, fed.epoch))
       step += hi - lo
       book.read(keep_last=1)
-      stop = should_stop is not None and should_stop()
-      due = checkpoint_every is not None and time.perf_counter() - saved >= checkpoint_every
+      stop = hooks.should_stop is not None and hooks.should_stop()
+      due = hooks.checkpoint_every is not None and time.perf_counter() - saved >= hooks.checkpoint_every
       stop, due = devices.agree(stop, due)  # every process of a run stops and saves at the same step
       if stop:
-        _stop(checkpoint, snapshot(state, run, book, (fed.epoch, fed.block, hi), step))
+        _stop(hooks.checkpoint, snapshot(state, run, book, (fed.epoch, fed.block, hi), step))
       if due:
-        saved = _save(checkpoint, state, run, book, (fed.epoch, fed.block, hi), step)
+        saved = _save(hooks.checkpoint, state, run, book, (fed.epoch, fed.block, hi), step)
   book.end_epoch(run.feed.corpus.raw_words)
-  _save(checkpoint, state, run, book, (book.epoch, 0, 0), step)
+  _save(hooks.checkpoint, state, run, book, (book.epoch, 0, 0), step)
+  _epoch_ended(hooks, state, run, book, step)  # the run is over: a request to stop changes nothing
   return state, step
 
 
@@ -324,7 +365,7 @@ def train_models(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, par
                  optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
                  resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
                  checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None,
-                 models_per_step: Optional[int] = None) -> list[TrainResult]:
+                 callbacks: Sequence = (), models_per_step: Optional[int] = None) -> list[TrainResult]:
   """`train` for one config, or R configs (`train_many`: one step for all, on one device).
 
   Python's garbage collector is paused until the programs are compiled: tracing makes many objects and no
@@ -349,16 +390,16 @@ def train_models(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, par
                 disable=not progress or jax.process_index() != 0, smoothing=0.1,
                 initial=run.here.epoch * corpus_words + first.start) as bar:
         book = LossBook(run.config, len(run.configs), run.here, bar)
-        state, step = _loop(run, state, first, feed, multi_step, make_examples, book, checkpoint,
-                            checkpoint_every, should_stop)
+        hooks = Hooks(checkpoint, checkpoint_every, should_stop, tuple(callbacks))
+        state, step = _loop(run, state, first, feed, multi_step, make_examples, book, hooks)
   return _results(state, run, book, history, step)
 
 
 def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict] = None,
           optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
           resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
-          checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None
-          ) -> TrainResult:
+          checkpoint_every: Optional[float] = None, should_stop: Optional[Callable[[], bool]] = None,
+          callbacks: Sequence = ()) -> TrainResult:
   """Trains word vectors on an encoded corpus.
 
   Args:
@@ -376,6 +417,10 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     checkpoint_every: seconds between periodic checkpoints (None: only at epoch ends).
     should_stop: polled between dispatches; when it returns True, training checkpoints and raises
       TrainingStopped.
+    callbacks: objects with any of `on_epoch_begin(epoch)` and `on_epoch_end(epoch, loss, params)` (epoch
+      0-based; loss the epoch's mean loss per example; params the current numpy params, as `train`
+      returns them), e.g. to record or evaluate each epoch (gensim's `CallbackAny2Vec`). An
+      `on_epoch_end` that returns True stops the run there: a checkpoint, then TrainingStopped.
 
   Returns:
     TrainResult: numpy params and the history
@@ -391,4 +436,4 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
   """
   return train_models(corpus, vocab, [config], params=params, optimizer=optimizer, progress=progress,
                       resume=resume, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                      should_stop=should_stop)[0]
+                      should_stop=should_stop, callbacks=callbacks)[0]

@@ -38,9 +38,9 @@ def skipgram_batch_loss(params: dict, batch: SkipgramBatch, negatives_BxK: jax.A
   return skipgram_loss(params, batch.center_B, batch.context_B, negatives_BxK, batch.weight_B)
 
 
-def cbow_batch_loss(params: dict, batch: CbowBatch, negatives_BxK: jax.Array) -> jax.Array:
-  """`model.cbow_loss` of a CbowBatch."""
-  return cbow_loss(params, batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives_BxK, batch.weight_B)
+def cbow_batch_loss(params: dict, batch: CbowBatch, negatives_BxK: jax.Array, mean: bool = True) -> jax.Array:
+  """`model.cbow_loss` of a CbowBatch (h the mean of the context rows, or with `mean=False` their sum)."""
+  return cbow_loss(params, batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives_BxK, batch.weight_B, mean)
 
 
 def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.Array, *, loss: Callable,
@@ -138,25 +138,29 @@ def skipgram_step(state: SparseState, batch: SkipgramBatch, negatives_BxK: jax.A
 
 
 def cbow_step(state: SparseState, batch: CbowBatch, negatives_BxK: jax.Array, lr: jax.Array, *,
-              full_error: bool = True, rows: RowAccess = RowAccess(), models: int = 1) -> tuple[SparseState, jax.Array]:
-  """One SGD step of CBOW: h = the mean of the context rows, target the centre word.
+              full_error: bool = True, mean: bool = True, rows: RowAccess = RowAccess(),
+              models: int = 1) -> tuple[SparseState, jax.Array]:
+  """One SGD step of CBOW: h = the mean (or sum) of the context rows, target the centre word.
 
   Args:
     state, negatives_BxK, lr, rows, models: as for `skipgram_step`.
     batch: CbowBatch.
-    full_error: True (word2vec.c, gensim's cbow_mean=1): every context row receives the full update of h.
-      False: each receives update/count, which is what `jax.grad` of the mean gives.
+    full_error: with `mean`: True (word2vec.c, gensim's cbow_mean=1): every context row receives the full
+      update of h. False: each receives update/count, which is what `jax.grad` of the mean gives.
+    mean: h is the mean of the context rows; False: their sum (gensim's cbow_mean=0), every row then
+      receiving the full update (the exact gradient of the sum).
 
   Returns:
     The new state and the batch loss.
   """
   count_Bx1 = jnp.maximum(jnp.sum(batch.mask_BxC, axis=-1, keepdims=True), 1.0)
-  h_BxH = rows.masked_sum(state.W_in, batch.contexts_BxC, batch.mask_BxC) / count_Bx1
+  total_BxH = rows.masked_sum(state.W_in, batch.contexts_BxC, batch.mask_BxC)
+  h_BxH = total_BxH / count_Bx1 if mean else total_BxH
   out_idx_BxJ, weight_BxJ = one_positive(batch.center_B, batch.weight_B, negatives_BxK)
   loss_of_scores = scores_loss(weight_BxJ, 1, batch.weight_B, models)
   loss, upd_h_BxH, upd_out_BxJxH = row_updates(h_BxH, rows.gather(state.W_out_T, out_idx_BxJ), loss_of_scores, lr)
   W_out_T = rows.add(state.W_out_T, out_idx_BxJ, upd_out_BxJxH)
-  share_BxC = None if full_error else batch.mask_BxC / count_Bx1
+  share_BxC = None if full_error or not mean else batch.mask_BxC / count_Bx1
   W_in = rows.add_by_slot(state.W_in, only_real(batch.contexts_BxC, batch.mask_BxC), upd_h_BxH, share_BxC)
   return SparseState(W_in, W_out_T, state.key, state.step + 1), rows.psum(loss)
 
@@ -212,11 +216,12 @@ def make_step(config: Config, optimizer: Optional[optax.GradientTransformation] 
   config = config.resolved(jax.default_backend())
   axis = None if layout is None else devices.AXIS
   if config.update_path == 'reference':  # (Config allows split tables on the sparse path only)
-    loss = skipgram_batch_loss if config.model == 'skipgram' else cbow_batch_loss
+    loss = skipgram_batch_loss if config.model == 'skipgram' else functools.partial(cbow_batch_loss,
+                                                                                      mean=config.cbow_mean)
     return functools.partial(reference_step, loss=loss, optimizer=optimizer or make_optimizer(config), axis=axis)
   rows = RowAccess(axis, layout.rows_per_device if layout is not None and layout.shard_tables else None)
   if config.centre_negatives:
     return functools.partial(shared_negatives_step, negative=config.negative, rows=rows)
   if config.model == 'skipgram':
     return functools.partial(skipgram_step, rows=rows)
-  return functools.partial(cbow_step, full_error=config.cbow_full_error, rows=rows)
+  return functools.partial(cbow_step, full_error=config.cbow_full_error, mean=config.cbow_mean, rows=rows)
