@@ -56,7 +56,7 @@ def test_impossible_settings(tmp_path, kw, field):
 
 
 def test_scores_are_gensims():
-  gensim = pytest.importorskip('gensim')
+  pytest.importorskip('gensim')
   from gensim.models.phrases import npmi_scorer, original_scorer
   args = dict(worda_count=30, wordb_count=20, bigram_count=12, len_vocab=500, min_count=5, corpus_word_count=2000)
   assert score('default', 30, 20, 12, 500, 5, 2000) == original_scorer(**args)
