@@ -124,7 +124,7 @@ def parse_extra(pairs: list[str], models: list[str]) -> dict:
   extra = {}
   for pair in pairs:
     name, eq, value = pair.partition('=')
-    if not eq or name not in fields or name in ('model', 'seed', 'epochs', *SETTINGS):
+    if not eq or name not in fields or name in ('model', 'seed', 'epochs', 'hs', *SETTINGS):
       raise ConfigError(f'--jw2v takes FIELD=VALUE with a Config field other than model, seed, epochs and the '
                         f'shared settings; got {pair!r}')
     try:
@@ -224,6 +224,8 @@ def main():
   parser.add_argument('--negative', type=int, default=5)
   parser.add_argument('--min-count', type=int, default=5)
   parser.add_argument('--sample', type=float, default=1e-3)
+  parser.add_argument('--hs', action='store_true', help='both tools train hierarchical softmax (with --negative 0: '
+                      'only that)')
   parser.add_argument('--jw2v', action='append', default=[], metavar='FIELD=VALUE',
                       help='train jw2v with this Config field changed (repeatable)')
   parser.add_argument('--gensim-from', metavar='RESULTS_JSON', help="reuse gensim's runs of an earlier results.json")
@@ -243,6 +245,8 @@ def main():
   for name, path in sources:
     settings = {k: getattr(args, k) for k in SETTINGS}
     settings['epochs'] = args.epochs or EPOCHS.get(name, 10)
+    if args.hs:  # only when given, so that earlier results.json files' keys still match
+      settings['hs'] = True
     for model in args.models:
       for seed in args.seeds:
         for tool in ('jw2v', 'gensim'):  # side by side: a slow spell of the machine hits both

@@ -94,5 +94,7 @@ def restore_checkpoint(path, config: Config, vocab_size: int) -> tuple[Checkpoin
   only: no table-sized array is allocated)."""
   def template():
     zeros = {'W_in': jnp.zeros((vocab_size, config.dim)), 'W_out': jnp.zeros((config.dim, vocab_size))}
+    if config.hs:
+      zeros['W_hs'] = jnp.zeros((config.dim, vocab_size - 1))
     return init_state(config, zeros, key=jax.random.key(0))
   return load_checkpoint(path, jax.eval_shape(template))

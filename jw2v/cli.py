@@ -63,7 +63,7 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--batch-size', 'batch_size', int, 'examples per step: pairs, or centres for cbow and with shared '
                                         'negatives (default 1024; with shared negatives as many centres as '
                                         'hold about 1024 pairs, 128 at window 5; more on a GPU, e.g. 8192)'),
-    ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 262144; '
+    ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 131072; '
                                             'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '
                                       '(dense reference path: jax.grad + optax)'),
@@ -110,6 +110,9 @@ def _add_train(sub) -> argparse.ArgumentParser:
     train.add_argument(flag, dest=field, type=kind, default=None, help=help_text)
   train.add_argument('--no-shrink-windows', dest='shrink_windows', action='store_false', default=None,
                      help='always use the full window (the book) instead of word2vec.c\'s random shrinking')
+  train.add_argument('--hs', action='store_true', default=None,
+                     help='hierarchical softmax (word2vec.c -hs 1, gensim hs=1); with --negative 0 the only output '
+                          'layer, else trained beside negative sampling')
   train.add_argument('--deterministic', action='store_true', default=None,
                      help='bit-for-bit repeatable results on a GPU (slower there; a CPU run always is)')
   train.add_argument('--shard-tables', dest='shard_tables', action='store_true', default=None,

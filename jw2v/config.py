@@ -36,6 +36,11 @@ class Config:
   a step touches at most P rows of rare words, which with a large vocabulary are the rows a CPU fetches
   from memory.
 
+  `hs=True` trains hierarchical softmax (word2vec.c's `-hs 1`, gensim's `hs=1`): each target word's
+  path through a Huffman tree of the vocabulary (`vocab.huffman_tree`) is a series of binary choices
+  scored against the inner nodes' vectors (the params' `W_hs`, (dim, V - 1)). With `negative=0` it is
+  the only output layer; with both, each example trains both, as word2vec.c does.
+
   `cbow_mean=False` makes CBOW's h the sum of the context vectors instead of their mean (gensim's
   `cbow_mean=0`; every context row then receives the full update, the exact gradient of the sum).
 
@@ -70,9 +75,10 @@ class Config:
   path: Optional[str] = None
   batch_size: Optional[int] = None
   steps_per_call: int = 64
-  block_tokens: int = 1 << 18
+  block_tokens: int = 1 << 17
   cbow_full_error: bool = True
   cbow_mean: bool = True
+  hs: bool = False
   deterministic: bool = False
   devices: Optional[int] = None
   shard_tables: bool = False
@@ -95,13 +101,18 @@ class Config:
     need(self.examples_on in (None, 'host', 'device'), f'examples_on must be host or device, got {self.examples_on!r}')
     need(not (self.path == 'sparse' and self.optimizer != 'sgd'),
          f'the sparse path only does SGD; optimizer {self.optimizer!r} needs path="reference"')
-    for name in ('dim', 'window', 'negative', 'min_count', 'epochs', 'batch_size', 'steps_per_call',
+    for name in ('dim', 'window', 'min_count', 'epochs', 'batch_size', 'steps_per_call',
                  'block_tokens', 'max_sentence_length'):
       value = getattr(self, name)
       need((value is None and name == 'batch_size') or (isinstance(value, int) and not isinstance(value, bool)
                                                         and value >= 1),
            f'{name} must be a whole number >= 1, got {value!r}')
     need(isinstance(self.cbow_mean, bool), f'cbow_mean must be True or False, got {self.cbow_mean!r}')
+    need(isinstance(self.hs, bool), f'hs must be True or False, got {self.hs!r}')
+    need(isinstance(self.negative, int) and not isinstance(self.negative, bool) and self.negative >= (0 if self.hs else 1),
+         f'negative must be a whole number >= 1 (>= 0 with hs), got {self.negative!r}')
+    need(not (self.hs and (self.shard_tables or self.centre_negatives)),
+         'hs (hierarchical softmax) works without shard_tables and centre_negatives')
     need(self.devices is None or (isinstance(self.devices, int) and self.devices >= 1),
          f'devices must be >= 1, got {self.devices!r}')
     need(not (self.shard_tables and self.update_path != 'sparse'),

@@ -36,6 +36,37 @@ def _score_grads(h_BxH, W_out, target_B, negatives_BxK, weight_B):
   return dh_BxH, dW_out_T.T
 
 
+def hs_grads(h_BxH: jax.Array, W_hs: jax.Array, points_BxD: jax.Array, codes_BxD: jax.Array,
+             mask_BxD: jax.Array, weight_B: Optional[jax.Array] = None):
+  """Gradients of `model.hs_loss` w.r.t. h and W_hs, derived by hand: node d of example b is trained
+  towards t = 1 - code, and d/ds of its loss is sigmoid(s) - t (word2vec.c's g, without the learning rate).
+
+  Returns:
+    (dh (B, H), dW_hs (H, V - 1)); repeated inner nodes (every path starts at the root) are summed.
+  """
+  if weight_B is None:
+    weight_B = jnp.ones(points_BxD.shape[:1], h_BxH.dtype)
+  nodes_BxDxH = W_hs.T[points_BxD]
+  score_BxD = jnp.einsum('bh,bdh->bd', h_BxH, nodes_BxDxH)
+  dscore_BxD = (jax.nn.sigmoid(score_BxD) - (1.0 - codes_BxD)) * mask_BxD * weight_B[:, None]
+  dh_BxH = jnp.einsum('bd,bdh->bh', dscore_BxD, nodes_BxDxH)
+  dW_hs_T = embedding_backward(jnp.zeros_like(W_hs.T), points_BxD, dscore_BxD[:, :, None] * h_BxH[:, None, :])
+  return dh_BxH, dW_hs_T.T
+
+
+def skipgram_hs_grads(params: dict, center_B: jax.Array, context_B: jax.Array, tree,
+                      weight_B: Optional[jax.Array] = None) -> dict:
+  """Gradient of `skipgram_loss` with hierarchical softmax only (no negatives), derived by hand.
+
+  Returns:
+    {'W_in': (V, H), 'W_hs': (H, V - 1)}.
+  """
+  h_BxH = embedding(params['W_in'], center_B)
+  dh_BxH, dW_hs = hs_grads(h_BxH, params['W_hs'], tree.points_VxD[context_B], tree.codes_VxD[context_B],
+                           tree.mask_VxD[context_B], weight_B)
+  return {'W_in': embedding_backward(jnp.zeros_like(params['W_in']), center_B, dh_BxH), 'W_hs': dW_hs}
+
+
 def skipgram_grads(params: dict, center_B: jax.Array, context_B: jax.Array, negatives_BxK: jax.Array,
                    weight_B: Optional[jax.Array] = None) -> dict:
   """Gradient of `skipgram_loss`, derived by hand.

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 
-def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 1.0) -> dict:
+def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 1.0, hs: bool = False) -> dict:
   """gensim 4's initialisation (scale 1.0); word2vec.c draws W_in half as wide (scale 0.5).
 
   Args:
@@ -21,12 +21,16 @@ def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 1.0) -
     vocab_size: V.
     dim: H.
     scale: W_in is uniform in [-scale/H, scale/H).
+    hs: also the inner nodes' vectors of hierarchical softmax, 'W_hs': (H, V - 1) zeros (word2vec.c's syn1).
 
   Returns:
     {'W_in': (V, H) uniform in [-scale/H, scale/H), 'W_out': (H, V) zeros}, float32.
   """
   W_in = jax.random.uniform(key, (vocab_size, dim), jnp.float32, -scale / dim, scale / dim)
-  return {'W_in': W_in, 'W_out': jnp.zeros((dim, vocab_size), jnp.float32)}
+  params = {'W_in': W_in, 'W_out': jnp.zeros((dim, vocab_size), jnp.float32)}
+  if hs:
+    params['W_hs'] = jnp.zeros((dim, vocab_size - 1), jnp.float32)
+  return params
 
 
 def extend_params(params: dict, vocab_size: int, *, key: jax.Array, scale: float = 1.0) -> dict:
@@ -101,6 +105,49 @@ def negative_sampling_loss(pos_B: jax.Array, neg_BxK: jax.Array, neg_mask_BxK: j
                        jnp.concatenate([jnp.ones_like(pos_B[..., None]), neg_mask_BxK], axis=-1), 1, weight_B)
 
 
+def hs_loss(h_BxH: jax.Array, W_hs: jax.Array, points_BxD: jax.Array, codes_BxD: jax.Array, mask_BxD: jax.Array,
+            weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """Hierarchical softmax: the binary choices down each target's path of the Huffman tree.
+
+  Args:
+    h_BxH: hidden vectors.
+    W_hs: (H, V - 1) the inner nodes' vectors.
+    points_BxD, codes_BxD, mask_BxD: each target's inner nodes, branches (0 or 1) and path mask
+      (`vocab.HuffmanTree`, rows of the targets).
+    weight_B: optional per-example weight (0 for padding).
+
+  Returns:
+    Scalar `sum_b w_b * -sum_d mask_bd * log sigmoid((1 - 2 code_bd) * h_b . W_hs[:, point_bd])`: word2vec.c
+    trains each node towards 1 - code.
+  """
+  return hs_logistic_loss(embedding_dot(W_hs, h_BxH[:, None, :], points_BxD), codes_BxD, mask_BxD, weight_B)
+
+
+def hs_logistic_loss(scores_BxD: jax.Array, codes_BxD: jax.Array, mask_BxD: jax.Array,
+                     weight_B: Optional[jax.Array] = None) -> jax.Array:
+  """`hs_loss` from the scores of the paths' inner nodes: each node trained towards 1 - code."""
+  loss_B = -jnp.sum(mask_BxD * jax.nn.log_sigmoid((1.0 - 2.0 * codes_BxD) * scores_BxD), axis=-1)
+  if weight_B is not None:
+    loss_B = loss_B * weight_B
+  return jnp.sum(loss_B)
+
+
+def _output_loss(params: dict, h_BxH: jax.Array, target_B: jax.Array, negatives_BxK: jax.Array,
+                 weight_B: Optional[jax.Array], tree) -> jax.Array:
+  """The output layer's loss for h against the targets: negative sampling (when K > 0) and hierarchical
+  softmax (when a tree is given), summed."""
+  loss = 0.0
+  if negatives_BxK.shape[-1]:
+    pos_B = embedding_dot(params['W_out'], h_BxH, target_B)
+    neg_BxK = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxK)
+    neg_mask = (negatives_BxK != target_B[:, None]).astype(h_BxH.dtype)
+    loss = negative_sampling_loss(pos_B, neg_BxK, neg_mask, weight_B)
+  if tree is not None:
+    loss = loss + hs_loss(h_BxH, params['W_hs'], tree.points_VxD[target_B], tree.codes_VxD[target_B],
+                          tree.mask_VxD[target_B], weight_B)
+  return loss
+
+
 def shared_negative_weights(contexts_BxC: jax.Array, mask_BxC: jax.Array, negatives_BxN: jax.Array,
                             negative: int) -> jax.Array:
   """Weight of each shared negative of a centre: `negative / N` for every real pair of the centre whose
@@ -161,44 +208,41 @@ def cbow_hidden(W_in: jax.Array, contexts_BxC: jax.Array, mask_BxC: jax.Array, m
 
 
 def skipgram_loss(params: dict, center_B: jax.Array, context_B: jax.Array, negatives_BxK: jax.Array,
-                  weight_B: Optional[jax.Array] = None) -> jax.Array:
+                  weight_B: Optional[jax.Array] = None, tree=None) -> jax.Array:
   """Skip-gram with negative sampling: h = W_in[centre], positive target = context word.
 
   Args:
-    params: {'W_in': (V, H), 'W_out': (H, V)}.
+    params: {'W_in': (V, H), 'W_out': (H, V)} (and 'W_hs' with a tree).
     center_B: centre word ids.
     context_B: context word ids (the positive targets).
-    negatives_BxK: negative word ids.
+    negatives_BxK: negative word ids (K = 0: no negative sampling).
     weight_B: optional per-example weight (0 for padding).
+    tree: a `vocab.HuffmanTree` (of arrays) to add hierarchical softmax (`hs_loss`).
 
   Returns:
     The loss summed over the batch.
   """
   h_BxH = embedding(params['W_in'], center_B)
-  pos_B = embedding_dot(params['W_out'], h_BxH, context_B)
-  neg_BxK = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxK)
-  neg_mask = (negatives_BxK != context_B[:, None]).astype(h_BxH.dtype)
-  return negative_sampling_loss(pos_B, neg_BxK, neg_mask, weight_B)
+  return _output_loss(params, h_BxH, context_B, negatives_BxK, weight_B, tree)
 
 
 def cbow_loss(params: dict, contexts_BxC: jax.Array, mask_BxC: jax.Array, center_B: jax.Array,
-              negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None, mean: bool = True) -> jax.Array:
+              negatives_BxK: jax.Array, weight_B: Optional[jax.Array] = None, mean: bool = True,
+              tree=None) -> jax.Array:
   """CBOW with negative sampling: h = mean (or sum) of the context rows, positive target = centre word.
 
   Args:
-    params: {'W_in': (V, H), 'W_out': (H, V)}.
+    params: {'W_in': (V, H), 'W_out': (H, V)} (and 'W_hs' with a tree).
     contexts_BxC: context word ids (C slots; padding slots hold any valid id).
     mask_BxC: 1 for real context slots, 0 for padding.
     center_B: centre word ids (the positive targets).
-    negatives_BxK: negative word ids.
+    negatives_BxK: negative word ids (K = 0: no negative sampling).
     weight_B: optional per-example weight (0 for padding).
     mean: h is the mean of the context rows (word2vec.c); False: their sum (gensim's cbow_mean=0).
+    tree: a `vocab.HuffmanTree` (of arrays) to add hierarchical softmax (`hs_loss`).
 
   Returns:
     The loss summed over the batch.
   """
   h_BxH = cbow_hidden(params['W_in'], contexts_BxC, mask_BxC, mean)
-  pos_B = embedding_dot(params['W_out'], h_BxH, center_B)
-  neg_BxK = embedding_dot(params['W_out'], h_BxH[:, None, :], negatives_BxK)
-  neg_mask = (negatives_BxK != center_B[:, None]).astype(h_BxH.dtype)
-  return negative_sampling_loss(pos_B, neg_BxK, neg_mask, weight_B)
+  return _output_loss(params, h_BxH, center_B, negatives_BxK, weight_B, tree)

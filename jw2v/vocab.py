@@ -91,6 +91,72 @@ def extend_vocab(vocab: Vocab, counts: collections.Counter, min_count: int = 5) 
   return Vocab.from_words_counts(vocab.words + tuple(w for w, _ in new), [*merged.tolist(), *(c for _, c in new)])
 
 
+class HuffmanTree(NamedTuple):
+  """word2vec.c's binary Huffman tree over the vocabulary, for hierarchical softmax.
+
+  Inner node n (0..V-2; V-2 the root) has a vector in the params' `W_hs`. Word w's path from the root
+  passes `depth[w]` inner nodes `points[w, :depth[w]]`, taking branch `codes[w, d]` (0 or 1) at each; both
+  are padded to the deepest path (points with 0, codes with 0, `mask` 0).
+  """
+  points_VxD: np.ndarray  # int32
+  codes_VxD: np.ndarray   # float32, 0 or 1
+  mask_VxD: np.ndarray    # float32, 1 on the path
+  depth_V: np.ndarray     # int32
+
+
+def huffman_tree(counts) -> HuffmanTree:
+  """The Huffman tree of word2vec.c's `CreateBinaryTree` for these counts (two queues over the counts in
+  descending order; the words are ordered by count first, ties by id, so any order of the vocabulary
+  gives its words the same codes as word2vec.c gives them).
+
+  Args:
+    counts: (V,) word counts, V >= 2.
+  """
+  counts = np.asarray(counts, np.int64)
+  V = len(counts)
+  order = np.argsort(-counts, kind='stable')  # word2vec.c's vocabulary order
+  count = np.concatenate([counts[order], np.full(V, np.iinfo(np.int64).max // 4)])
+  parent, binary = np.zeros(2 * V, np.int64), np.zeros(2 * V, np.int8)
+  pos1, pos2 = V - 1, V
+  for a in range(V - 1):
+    smallest = []
+    for _ in range(2):
+      if pos1 >= 0 and count[pos1] < count[pos2]:
+        smallest.append(pos1)
+        pos1 -= 1
+      else:
+        smallest.append(pos2)
+        pos2 += 1
+    count[V + a] = count[smallest[0]] + count[smallest[1]]
+    parent[smallest] = V + a
+    binary[smallest[1]] = 1
+  return _paths(parent, binary, order, V)
+
+
+def _paths(parent: np.ndarray, binary: np.ndarray, order: np.ndarray, V: int) -> HuffmanTree:
+  """Each word's inner nodes from the root down and its branches, from the tree's parent links (all words
+  at once, a level of the tree per pass)."""
+  root = 2 * V - 2
+  node, up_points, up_codes = np.arange(V), [], []
+  while np.any(node != root):
+    live = node != root
+    up_codes.append(np.where(live, binary[node], -1))
+    node = np.where(live, parent[node], root)
+    up_points.append(np.where(live, node - V, -1))
+  up_points_VxD, up_codes_VxD = np.stack(up_points, axis=1), np.stack(up_codes, axis=1)  # leaf first
+  depth = (up_points_VxD >= 0).sum(axis=1)
+  D = up_points_VxD.shape[1]
+  # reverse each row's first depth entries: position d from the root is position depth - 1 - d from the leaf
+  take_VxD = np.clip(depth[:, None] - 1 - np.arange(D)[None, :], 0, D - 1)
+  on_path = np.arange(D)[None, :] < depth[:, None]
+  points = np.where(on_path, np.take_along_axis(up_points_VxD, take_VxD, axis=1), 0)
+  codes = np.where(on_path, np.take_along_axis(up_codes_VxD, take_VxD, axis=1), 0)
+  inverse = np.empty(V, np.int64)
+  inverse[order] = np.arange(V)  # word w is rank inverse[w] of word2vec.c's order
+  return HuffmanTree(points[inverse].astype(np.int32), codes[inverse].astype(np.float32),
+                     on_path[inverse].astype(np.float32), depth[inverse].astype(np.int32))
+
+
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
   """word2vec.c's subsampling: probability of keeping each occurrence of each word.
 

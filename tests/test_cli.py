@@ -388,3 +388,14 @@ def test_init_from_continues_a_run_on_new_text(tmp_path, trained_dir, capsys):
   assert not np.allclose(more.params['W_in'][:len(old.vocab)], old.params['W_in'])  # it trained on
   _fails(capsys, ['train', str(new), '--init-from', str(trained_dir), '--out', str(tmp_path / 'x'), '--dim', '7'],
          '--dim 7: the run continued from')
+
+
+def test_hs_on_the_command_line(tmp_path, corpus_file, capsys):
+  out = tmp_path / 'hs'
+  assert main(['train', str(corpus_file), '--out', str(out), '--model', 'skipgram', '--dim', '8', '--min-count', '1',
+               '--epochs', '2', '--hs', '--negative', '0', '--quiet']) == 0
+  config = json.loads((out / 'config.json').read_text())
+  with np.load(out / 'params.npz') as params:
+    assert config['hs'] is True and config['negative'] == 0 and params['W_hs'].shape == (8, params['W_in'].shape[0] - 1)
+  _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'x'), '--negative', '0'],
+         'error: --negative must be a whole number >= 1 (>= 0 with hs)')

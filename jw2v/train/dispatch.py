@@ -23,14 +23,16 @@ from jw2v.train.state import SparseState
 
 def _run_steps(step: Callable, batch_size: int, steps: int, parts: int, state, examples, first, n, progress0,
                progress_per_token, negatives_SxbxK, schedule: Callable, transform: Optional[Callable] = None,
-               models: int = 1):
+               models: int = 1, tree=None):
   """Steps first..first+n-1 of a block's examples (a `fori_loop` with a dynamic trip count): (state, loss_S).
 
   Inside `shard_map` (parts > 1) each device takes its part of every batch. `transform` maps each batch
-  before its step (a sweep's copies of it, one per model); `models` is passed on to the step.
+  before its step (a sweep's copies of it, one per model); `models` and `tree` (hierarchical softmax) are
+  passed on to the step.
   """
   part = 0 if parts == 1 else jax.lax.axis_index(devices.AXIS)
   model_step = step if models == 1 else functools.partial(step, models=models)
+  model_step = model_step if tree is None else functools.partial(model_step, tree=tree)
 
   def body(i, carry):
     state, loss_S = carry
@@ -66,22 +68,25 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
       noise made with `rare_from`).
 
   Returns:
-    `multi_step(state, examples, first, n, progress0, progress_per_token, noise) -> (state, loss_S)`: runs
-    batches first..first+n-1 (n <= steps, a dynamic trip count) of `examples`; the progress of a step is
-    progress0 + progress_per_token * (block position of its first centre). loss_S holds each step's loss.
+    `multi_step(state, examples, first, n, progress0, progress_per_token, noise, tree=None) -> (state,
+    loss_S)`: runs batches first..first+n-1 (n <= steps, a dynamic trip count) of `examples`; the progress
+    of a step is progress0 + progress_per_token * (block position of its first centre). loss_S holds each
+    step's loss. `tree` (a `vocab.HuffmanTree` of device arrays) goes to every step (hierarchical softmax).
   """
   parts = 1 if layout is None else layout.devices
   run = functools.partial(_run_steps, step, batch_size, steps, parts, schedule=schedule)
   negatives = functools.partial(_negatives, steps=steps, shape=(batch_size, negative), pool=pool)
 
   @functools.partial(jax.jit, donate_argnums=(0,))
-  def multi_step(state, examples, first, n, progress0, progress_per_token, noise):
+  def multi_step(state, examples, first, n, progress0, progress_per_token, noise, tree=None):
     args = (state, examples, first, n, progress0, progress_per_token, negatives(state, noise))
     if layout is None:
-      return run(*args)
+      return run(*args, tree=tree)
     specs = state.specs(layout)
-    return jax.shard_map(run, mesh=layout.mesh, in_specs=(specs, P(), P(), P(), P(), P(), P(None, devices.AXIS)),
-                         out_specs=(specs, P()), check_vma=False)(*args)
+    in_specs = (specs, P(), P(), P(), P(), P(), P(None, devices.AXIS)) + (() if tree is None else (P(),))
+    spread = run if tree is None else (lambda *a: run(*a[:-1], tree=a[-1]))
+    return jax.shard_map(spread, mesh=layout.mesh, in_specs=in_specs, out_specs=(specs, P()),
+                         check_vma=False)(*args, *(() if tree is None else (tree,)))
   return multi_step
 
 

@@ -28,7 +28,7 @@ from jw2v.train.dispatch import compiler_options, make_multi_step, make_sweep_st
 from jw2v.train.state import (Checkpoint, host_state, initial_state, learning_rate_schedule, make_optimizer, place,
                               run_keys)
 from jw2v.train.steps import make_step
-from jw2v.vocab import Vocab
+from jw2v.vocab import Vocab, huffman_tree
 
 
 class TrainResult(NamedTuple):
@@ -55,12 +55,13 @@ class DivergenceError(FloatingPointError):
 RUNAWAY = 3.0
 
 
-def untrained_loss(config: Config) -> float:
-  """The most a training example's loss can be with untrained vectors: every score is 0 (W_out starts at
-  zero), so each of its positives and negatives costs log 2; a centre with shared negatives has up to
-  2 * window pairs. Resolved configs only."""
+def untrained_loss(config: Config, hs_depth: int = 0) -> float:
+  """The most a training example's loss can be with untrained vectors: every score is 0 (W_out and W_hs
+  start at zero), so each of its positives and negatives costs log 2, and so does each inner node of its
+  target's path (at most `hs_depth`, with hs); a centre with shared negatives has up to 2 * window pairs.
+  Resolved configs only."""
   pairs = 2 * config.window if config.centre_negatives else 1
-  return pairs * (1 + config.negative) * math.log(2)
+  return pairs * ((1 + config.negative if config.negative else 0) + (hs_depth if config.hs else 0)) * math.log(2)
 
 
 def runaway_step(losses_RxS: np.ndarray, examples_S: np.ndarray,
@@ -119,9 +120,8 @@ class _Dispatch(NamedTuple):
 class LossBook:
   """The running epoch's loss totals (per model), its finished epochs, and the dispatches not read yet."""
 
-  def __init__(self, config: Config, models: int, resume: Checkpoint, bar):
-    self.config, self.models, self.bar = config, models, bar
-    self.untrained = untrained_loss(config)
+  def __init__(self, config: Config, models: int, resume: Checkpoint, bar, untrained: float):
+    self.config, self.models, self.bar, self.untrained = config, models, bar, untrained
     self.epochs_R = [list(resume.history) for _ in range(models)]
     self.epoch, self.loss_R, self.examples = resume.epoch, np.full(models, resume.epoch_loss), resume.epoch_examples
     self.seconds, self.since = resume.epoch_seconds, time.perf_counter()
@@ -169,7 +169,8 @@ class _Run(NamedTuple):
   noise: batches.Noise
   feed: feed_lib.Feed
   multi_step: Callable        # uncompiled
-  rates: tuple                # a sweep's (rates_Rx2,), else ()
+  extra: tuple                # the dispatch's last arguments: a sweep's (rates_Rx2,), or (HuffmanTree,) with hs
+  untrained: float            # the loss per example of untrained vectors
   here: Checkpoint            # where the run starts (a fresh run: the start)
   vocab_size: int
 
@@ -227,15 +228,18 @@ def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resum
   step = make_step(config, optimizer, layout if layout.devices > 1 else None)
   shape = dict(negative=config.negatives_per_example, batch_size=config.batch_size, steps=config.steps_per_call,
                pool=config.negative_pool)
+  tree = huffman_tree(vocab.counts) if config.hs else None
   if sweep:
     multi_step = make_sweep_step(step, stacked=config.update_path == 'sparse', group=models_per_step, **shape)
-    rates = (jnp.array([[s(0.0), s(1.0)] for s in map(learning_rate_schedule, configs)], jnp.float32),)
+    extra = (jnp.array([[s(0.0), s(1.0)] for s in map(learning_rate_schedule, configs)], jnp.float32),)
   else:
     spread = layout if layout.devices > 1 else None
-    multi_step, rates = make_multi_step(step, learning_rate_schedule(config), layout=spread, **shape), ()
+    multi_step = make_multi_step(step, learning_rate_schedule(config), layout=spread, **shape)
+    extra = () if tree is None else (jax.tree.map(lambda x: devices.put(x, layout.replicated()), tree),)
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
   feed = feed_lib.make_feed(corpus, vocab.counts, config, layout, data_key)
-  return _Run(configs, layout, noise, feed, multi_step, rates, here, len(vocab)), state
+  untrained = untrained_loss(config, 0 if tree is None else int(tree.depth_V.max()))
+  return _Run(configs, layout, noise, feed, multi_step, extra, untrained, here, len(vocab)), state
 
 
 def _steps_of_block(run: _Run, fed: feed_lib.Fed, make_examples) -> tuple:
@@ -342,12 +346,12 @@ def _compile(run: _Run, state, feed: Iterator):
   """
   options = compiler_options(run.config.deterministic)
   compiled = run.multi_step.lower(state, feed_lib.examples_shape(run.feed), 0, 0, 0.0, 0.0, run.noise,
-                                  *run.rates).compile(options)
+                                  *run.extra).compile(options)
   first = next(feed, None)
   make_examples = None
   if first is not None and first.count is None:
     make_examples = feed_lib.examples_program(run.feed, first, options)
-  return (lambda *args: compiled(*args, *run.rates)), make_examples, first
+  return (lambda *args: compiled(*args, *run.extra)), make_examples, first
 
 
 def _results(state, run: _Run, book: LossBook, history: dict, step: int) -> list[TrainResult]:
@@ -389,7 +393,7 @@ def train_models(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, par
       with tqdm(total=corpus_words * run.config.epochs, unit='word', unit_scale=True, dynamic_ncols=True,
                 disable=not progress or jax.process_index() != 0, smoothing=0.1,
                 initial=run.here.epoch * corpus_words + first.start) as bar:
-        book = LossBook(run.config, len(run.configs), run.here, bar)
+        book = LossBook(run.config, len(run.configs), run.here, bar, run.untrained)
         hooks = Hooks(checkpoint, checkpoint_every, should_stop, tuple(callbacks))
         state, step = _loop(run, state, first, feed, multi_step, make_examples, book, hooks)
   return _results(state, run, book, history, step)

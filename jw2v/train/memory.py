@@ -15,7 +15,7 @@ _OPTIMIZER_SLOTS = {'sgd': 0, 'adam': 2, 'adamw': 2, 'adagrad': 1, 'rmsprop': 1}
 class MemoryEstimate(NamedTuple):
   """Bytes one device holds for a run (the largest arrays only; XLA adds its own temporaries)."""
   devices: int
-  tables: int        # W_in and W_out (this device's rows of them when sharded)
+  tables: int        # W_in and W_out (this device's rows of them when sharded), and W_hs with hs
   optimizer: int     # optax state of the reference path (Adam: two table-sized moments)
   gradients: int     # the reference path's dense gradients
   examples: int      # a block's example buffers
@@ -45,7 +45,7 @@ def memory_estimate(vocab_size: int, config, layout: devices.Layout) -> MemoryEs
   table_rows = layout.rows_per_device
   dense = config.update_path == 'reference'
   width = config.dim if dense else devices.table_width(config.dim)
-  tables = 2 * table_rows * width * 4
+  tables = (2 * table_rows + (vocab_size - 1 if config.hs else 0)) * width * 4  # W_in, W_out (and W_hs)
   optimizer = _OPTIMIZER_SLOTS[config.optimizer] * tables if dense else 0
   block = batches.example_buffer_size(config.block_tokens, config.example_layout, config.window, config.batch_size)
   per_example = 4 * (3 if config.example_layout == 'skipgram' else 2 + 2 * config.window)

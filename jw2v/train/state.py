@@ -60,17 +60,22 @@ class SparseState(NamedTuple):
   W_out_T: jax.Array  # (V, H): W_out transposed, an output vector per row
   key: jax.Array      # negatives: step t draws from fold_in(key, t)
   step: jax.Array     # int32 (): steps taken
+  W_hs_T: Optional[jax.Array] = None  # (V - 1, H): hierarchical softmax's inner nodes (Config.hs), else None
 
   def as_params(self) -> dict:
-    """The public params pytree {'W_in': (V, H), 'W_out': (H, V)}."""
-    return {'W_in': self.W_in, 'W_out': self.W_out_T.swapaxes(-1, -2)}
+    """The public params pytree {'W_in': (V, H), 'W_out': (H, V)}, and 'W_hs': (H, V - 1) with hs."""
+    params = {'W_in': self.W_in, 'W_out': self.W_out_T.swapaxes(-1, -2)}
+    if self.W_hs_T is not None:
+      params['W_hs'] = self.W_hs_T.swapaxes(-1, -2)
+    return params
 
   def tables(self) -> list:
-    return [self.W_in, self.W_out_T]
+    return [self.W_in, self.W_out_T] + ([] if self.W_hs_T is None else [self.W_hs_T])
 
   def specs(self, layout: devices.Layout) -> 'SparseState':
-    """PartitionSpecs of the arrays: the tables as `layout` says, the key and step replicated."""
-    return SparseState(layout.table_spec, layout.table_spec, P(), P())
+    """PartitionSpecs of the arrays: the tables as `layout` says (W_hs_T replicated), the key and step
+    replicated."""
+    return SparseState(layout.table_spec, layout.table_spec, P(), P(), None if self.W_hs_T is None else P())
 
   def padded(self, rows: int, width: Optional[int] = None) -> 'SparseState':
     """Tables of `rows` rows and `width` columns (default: `devices.table_width` of their dim, as `train`
@@ -81,13 +86,16 @@ class SparseState(NamedTuple):
     if (V, H) == (rows, width):
       return self
     pad = [(0, 0)] * (self.W_in.ndim - 2) + [(0, rows - V), (0, width - H)]
-    if isinstance(self.W_in, jax.Array):  # traced, in `initial_state`
-      return self._replace(W_in=jnp.pad(self.W_in, pad), W_out_T=jnp.pad(self.W_out_T, pad))
-    return self._replace(W_in=np.pad(np.asarray(self.W_in), pad), W_out_T=np.pad(np.asarray(self.W_out_T), pad))
+    pad_fn = jnp.pad if isinstance(self.W_in, jax.Array) else (lambda x, p: np.pad(np.asarray(x), p))  # traced or host
+    padded = self._replace(W_in=pad_fn(self.W_in, pad), W_out_T=pad_fn(self.W_out_T, pad))
+    if self.W_hs_T is None:
+      return padded
+    return padded._replace(W_hs_T=pad_fn(self.W_hs_T, pad[:-2] + [(0, 0), (0, width - H)]))
 
   def trimmed(self, vocab_size: int, dim: int) -> 'SparseState':
     """The tables cut back to the vocabulary's rows and `dim` columns (undoes `padded`)."""
-    return self._replace(W_in=self.W_in[..., :vocab_size, :dim], W_out_T=self.W_out_T[..., :vocab_size, :dim])
+    trimmed = self._replace(W_in=self.W_in[..., :vocab_size, :dim], W_out_T=self.W_out_T[..., :vocab_size, :dim])
+    return trimmed if self.W_hs_T is None else trimmed._replace(W_hs_T=self.W_hs_T[..., :vocab_size - 1, :dim])
 
   def with_key_data(self) -> 'SparseState':
     """The key as its raw uint32 data (for files and for placement)."""
@@ -149,14 +157,19 @@ def init_state(config: Config, params: dict, *, key: jax.Array,
     optimizer: reference path only; defaults to `make_optimizer(config)`.
 
   Returns:
-    A SparseState or a TrainState, at step 0.
+    A SparseState or a TrainState, at step 0. With `config.hs`, params without 'W_hs' (e.g. of a run
+    without hs) start its inner nodes at zero.
   """
   step = jnp.zeros((), jnp.int32)
   W_in, W_out = jnp.asarray(params['W_in'], jnp.float32), jnp.asarray(params['W_out'], jnp.float32)
+  W_hs = None
+  if config.hs:
+    W_hs = jnp.asarray(params['W_hs'], jnp.float32) if 'W_hs' in params else jnp.zeros(
+        (W_in.shape[1], W_in.shape[0] - 1), jnp.float32)
   if config.update_path == 'sparse':
-    return SparseState(W_in, jnp.array(W_out.T), key, step)
+    return SparseState(W_in, jnp.array(W_out.T), key, step, None if W_hs is None else jnp.array(W_hs.T))
   optimizer = optimizer or make_optimizer(config)
-  params = {'W_in': W_in, 'W_out': W_out}
+  params = {'W_in': W_in, 'W_out': W_out, **({} if W_hs is None else {'W_hs': W_hs})}
   return TrainState(params, optimizer.init(params), key, step)
 
 
@@ -172,7 +185,8 @@ def _fresh_states(configs: tuple, vocab_size: int, rows: int, optimizer, params:
   states = []
   for config in configs:
     init_key, neg_key, _ = run_keys(config.seed)
-    start = params if params is not None else init_params(init_key, vocab_size, config.dim, config.init_scale)
+    start = params if params is not None else init_params(init_key, vocab_size, config.dim, config.init_scale,
+                                                          config.hs)
     states.append(init_state(config, start, key=neg_key, optimizer=optimizer))
   state = states[0] if len(states) == 1 else jax.tree.map(lambda *x: jnp.stack(x), *states)
   return state.padded(rows), run_keys(configs[0].seed)[2]

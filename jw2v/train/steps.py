@@ -28,23 +28,26 @@ import optax
 from jw2v import devices
 from jw2v.batches import CbowBatch, SkipgramBatch
 from jw2v.config import Config
-from jw2v.model import cbow_loss, logistic_loss, shared_negative_weights, skipgram_loss
+from jw2v.model import cbow_loss, hs_logistic_loss, logistic_loss, shared_negative_weights, skipgram_loss
 from jw2v.train.rows import RowAccess, only_real
 from jw2v.train.state import SparseState, TrainState, make_optimizer
 
 
-def skipgram_batch_loss(params: dict, batch: SkipgramBatch, negatives_BxK: jax.Array) -> jax.Array:
-  """`model.skipgram_loss` of a SkipgramBatch."""
-  return skipgram_loss(params, batch.center_B, batch.context_B, negatives_BxK, batch.weight_B)
+def skipgram_batch_loss(params: dict, batch: SkipgramBatch, negatives_BxK: jax.Array, tree=None) -> jax.Array:
+  """`model.skipgram_loss` of a SkipgramBatch (with hierarchical softmax when a tree is given)."""
+  return skipgram_loss(params, batch.center_B, batch.context_B, negatives_BxK, batch.weight_B, tree)
 
 
-def cbow_batch_loss(params: dict, batch: CbowBatch, negatives_BxK: jax.Array, mean: bool = True) -> jax.Array:
+def cbow_batch_loss(params: dict, batch: CbowBatch, negatives_BxK: jax.Array, mean: bool = True,
+                    tree=None) -> jax.Array:
   """`model.cbow_loss` of a CbowBatch (h the mean of the context rows, or with `mean=False` their sum)."""
-  return cbow_loss(params, batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives_BxK, batch.weight_B, mean)
+  return cbow_loss(params, batch.contexts_BxC, batch.mask_BxC, batch.center_B, negatives_BxK, batch.weight_B, mean,
+                   tree)
 
 
 def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.Array, *, loss: Callable,
-                   optimizer: optax.GradientTransformation, axis: Optional[str] = None) -> tuple[TrainState, jax.Array]:
+                   optimizer: optax.GradientTransformation, axis: Optional[str] = None,
+                   tree=None) -> tuple[TrainState, jax.Array]:
   """One step of the reference path: dense `jax.grad` of the whole pytree, then the optax update.
 
   Args:
@@ -56,11 +59,12 @@ def reference_step(state: TrainState, batch, negatives_BxK: jax.Array, lr: jax.A
     optimizer: the optax transformation that made `state.opt_state`.
     axis: inside `shard_map` over a mesh axis: this device's share of the batch; the gradients and the
       loss are summed over the axis (the params are replicated).
+    tree: a `vocab.HuffmanTree` of device arrays, passed to `loss` (hierarchical softmax).
 
   Returns:
     The new state and the batch loss.
   """
-  value, grads = jax.value_and_grad(loss)(state.params, batch, negatives_BxK)
+  value, grads = jax.value_and_grad(loss)(state.params, batch, negatives_BxK, tree=tree)
   if axis is not None:
     value, grads = jax.lax.psum((value, grads), axis)
   opt_state = state.opt_state
@@ -113,37 +117,57 @@ def one_positive(target_B: jax.Array, weight_B: jax.Array, negatives_BxK: jax.Ar
   return idx_BxJ, weight_BxJ
 
 
+def _output_updates(state: SparseState, h_BxH: jax.Array, target_B: jax.Array, weight_B: jax.Array,
+                    negatives_BxK: jax.Array, lr: jax.Array, rows: RowAccess, models: int, tree):
+  """The output layer's part of a step: negative sampling (when K > 0) and hierarchical softmax (with a
+  tree), each scored against h. Returns the loss, the update of h, and the state with W_out_T and W_hs_T
+  updated."""
+  loss, upd_h_BxH = 0.0, 0.0
+  if negatives_BxK.shape[1]:
+    out_idx_BxJ, weight_BxJ = one_positive(target_B, weight_B, negatives_BxK)
+    loss_of_scores = scores_loss(weight_BxJ, 1, weight_B, models)
+    loss, upd_h_BxH, upd_out_BxJxH = row_updates(h_BxH, rows.gather(state.W_out_T, out_idx_BxJ), loss_of_scores, lr)
+    state = state._replace(W_out_T=rows.add(state.W_out_T, out_idx_BxJ, upd_out_BxJxH))
+  if tree is not None:
+    points_BxD = tree.points_VxD[target_B]
+    loss_of_scores = functools.partial(hs_logistic_loss, codes_BxD=tree.codes_VxD[target_B],
+                                       mask_BxD=tree.mask_VxD[target_B], weight_B=weight_B)
+    hs, upd_h_hs_BxH, upd_nodes_BxDxH = row_updates(h_BxH, rows.gather(state.W_hs_T, points_BxD), loss_of_scores, lr)
+    state = state._replace(W_hs_T=rows.add(state.W_hs_T, points_BxD, upd_nodes_BxDxH))
+    loss, upd_h_BxH = loss + hs, upd_h_BxH + upd_h_hs_BxH
+  return loss, upd_h_BxH, state
+
+
 def skipgram_step(state: SparseState, batch: SkipgramBatch, negatives_BxK: jax.Array, lr: jax.Array, *,
-                  rows: RowAccess = RowAccess(), models: int = 1) -> tuple[SparseState, jax.Array]:
+                  rows: RowAccess = RowAccess(), models: int = 1, tree=None) -> tuple[SparseState, jax.Array]:
   """One SGD step of skip-gram on (centre, context) pairs: h = W_in[centre], target the context word.
 
   Args:
     state: SparseState (donate it: the tables are updated in place).
     batch: SkipgramBatch.
-    negatives_BxK: the step's negatives.
+    negatives_BxK: the step's negatives (K = 0: no negative sampling).
     lr: learning rate of this step (one per model).
     rows: how the tables' rows are reached (one device, or a mesh axis).
     models: the tables stack this many models' tables (see the module's docstring).
+    tree: a `vocab.HuffmanTree` of device arrays: also train hierarchical softmax (`Config.hs`).
 
   Returns:
     The new state and the batch loss.
   """
   h_BxH = rows.gather(state.W_in, batch.center_B)
-  out_idx_BxJ, weight_BxJ = one_positive(batch.context_B, batch.weight_B, negatives_BxK)
-  loss_of_scores = scores_loss(weight_BxJ, 1, batch.weight_B, models)
-  loss, upd_h_BxH, upd_out_BxJxH = row_updates(h_BxH, rows.gather(state.W_out_T, out_idx_BxJ), loss_of_scores, lr)
-  W_out_T = rows.add(state.W_out_T, out_idx_BxJ, upd_out_BxJxH)
+  loss, upd_h_BxH, state_out = _output_updates(state, h_BxH, batch.context_B, batch.weight_B, negatives_BxK, lr,
+                                               rows, models, tree)
   W_in = rows.add(state.W_in, batch.center_B, upd_h_BxH)
-  return SparseState(W_in, W_out_T, state.key, state.step + 1), rows.psum(loss)
+  return state_out._replace(W_in=W_in, step=state.step + 1), rows.psum(loss)
 
 
 def cbow_step(state: SparseState, batch: CbowBatch, negatives_BxK: jax.Array, lr: jax.Array, *,
               full_error: bool = True, mean: bool = True, rows: RowAccess = RowAccess(),
-              models: int = 1) -> tuple[SparseState, jax.Array]:
+              models: int = 1, tree=None) -> tuple[SparseState, jax.Array]:
   """One SGD step of CBOW: h = the mean (or sum) of the context rows, target the centre word.
 
   Args:
-    state, negatives_BxK, lr, rows, models: as for `skipgram_step`.
+    state, negatives_BxK, lr, rows, models, tree: as for `skipgram_step`.
     batch: CbowBatch.
     full_error: with `mean`: True (word2vec.c, gensim's cbow_mean=1): every context row receives the full
       update of h. False: each receives update/count, which is what `jax.grad` of the mean gives.
@@ -156,13 +180,11 @@ def cbow_step(state: SparseState, batch: CbowBatch, negatives_BxK: jax.Array, lr
   count_Bx1 = jnp.maximum(jnp.sum(batch.mask_BxC, axis=-1, keepdims=True), 1.0)
   total_BxH = rows.masked_sum(state.W_in, batch.contexts_BxC, batch.mask_BxC)
   h_BxH = total_BxH / count_Bx1 if mean else total_BxH
-  out_idx_BxJ, weight_BxJ = one_positive(batch.center_B, batch.weight_B, negatives_BxK)
-  loss_of_scores = scores_loss(weight_BxJ, 1, batch.weight_B, models)
-  loss, upd_h_BxH, upd_out_BxJxH = row_updates(h_BxH, rows.gather(state.W_out_T, out_idx_BxJ), loss_of_scores, lr)
-  W_out_T = rows.add(state.W_out_T, out_idx_BxJ, upd_out_BxJxH)
+  loss, upd_h_BxH, state_out = _output_updates(state, h_BxH, batch.center_B, batch.weight_B, negatives_BxK, lr,
+                                               rows, models, tree)
   share_BxC = None if full_error or not mean else batch.mask_BxC / count_Bx1
   W_in = rows.add_by_slot(state.W_in, only_real(batch.contexts_BxC, batch.mask_BxC), upd_h_BxH, share_BxC)
-  return SparseState(W_in, W_out_T, state.key, state.step + 1), rows.psum(loss)
+  return state_out._replace(W_in=W_in, step=state.step + 1), rows.psum(loss)
 
 
 def shared_negatives_step(state: SparseState, batch: CbowBatch, negatives_BxN: jax.Array, lr: jax.Array, *,

@@ -49,6 +49,8 @@ def train_many(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, progr
       differ = [f.name for f in dataclasses.fields(Config) if getattr(same, f.name) != getattr(configs[0], f.name)]
       raise ConfigError(f'the models of a sweep may differ only in {", ".join(SWEEPABLE)}; config {i} also '
                         f'differs in {", ".join(differ)}')
+  if configs[0].hs:
+    raise ConfigError('a sweep trains negative sampling only: leave hs unset', field='hs')
   if configs[0].devices not in (None, 1) or configs[0].shard_tables:
     raise ConfigError('a sweep trains on one device: leave devices and shard_tables unset')
   if models_per_step is None:

@@ -1,0 +1,135 @@
+"""Hierarchical softmax: word2vec.c's Huffman tree, the loss, its hand-derived backward, the sparse step."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jw2v
+from jw2v.batches import CbowBatch, SkipgramBatch
+from jw2v.grads import hs_grads, skipgram_hs_grads
+from jw2v.model import hs_loss
+from jw2v.train.loop import untrained_loss
+from jw2v.vocab import huffman_tree
+
+V, H, B = 40, 6, 64
+
+
+def _counts():
+  return np.sort(np.random.default_rng(0).zipf(1.4, V).clip(max=10_000))[::-1].astype(np.int64)
+
+
+def _device_tree(counts):
+  return jax.tree.map(jnp.asarray, huffman_tree(counts))
+
+
+def test_the_tree_of_word2vec_c():
+  tree = huffman_tree(np.array([5, 3, 2, 1, 1]))
+  # 1 + 1 -> node 0, 2 + node 0 -> node 1, 3 + node 1 -> node 2, 5 + node 2 -> node 3 (the root)
+  assert tree.depth_V.tolist() == [1, 2, 3, 4, 4]
+  assert tree.points_VxD[4].tolist() == [3, 2, 1, 0] and tree.codes_VxD[0].tolist() == [0, 0, 0, 0]
+  assert tree.codes_VxD[3].tolist() == [1, 1, 0, 1] and tree.codes_VxD[4].tolist() == [1, 1, 0, 0]
+  np.testing.assert_array_equal(tree.mask_VxD.sum(axis=1), tree.depth_V)
+
+
+def test_the_tree_is_an_optimal_prefix_code_as_gensims_is():
+  gensim = pytest.importorskip('gensim')
+  counts = _counts()
+  tree = huffman_tree(counts)
+  assert np.sum(2.0 ** -tree.depth_V) == pytest.approx(1.0)  # a full binary tree
+  paths = {tuple(p[:d]) + tuple(c[:d]) for p, c, d in zip(tree.points_VxD, tree.codes_VxD, tree.depth_V)}
+  assert len(paths) == V  # every word its own path
+  sentences = [[f'w{i}'] * int(c) for i, c in enumerate(counts)]
+  model = gensim.models.Word2Vec(sentences, min_count=1, hs=1, negative=0, vector_size=4, epochs=1)
+  gensim_length = sum(model.wv.get_vecattr(w, 'count') * len(model.wv.get_vecattr(w, 'code'))
+                      for w in model.wv.index_to_key)
+  assert int(np.sum(counts * tree.depth_V)) == gensim_length  # both Huffman: the same weighted length
+  shuffled = np.random.default_rng(1).permutation(V)  # any order of the vocabulary: the same codes per word
+  again = huffman_tree(counts[shuffled])
+  np.testing.assert_array_equal(again.depth_V, tree.depth_V[shuffled])
+
+
+def _batch():
+  rng = np.random.default_rng(2)
+  center, context = rng.integers(0, 5, B), rng.integers(0, V, B)  # repeated words, shared inner nodes
+  return SkipgramBatch(jnp.asarray(center, jnp.int32), jnp.asarray(context, jnp.int32),
+                       jnp.asarray(rng.random(B) < 0.9, jnp.float32))
+
+
+def _params():
+  key = jax.random.key(3)
+  params = jw2v.init_params(key, V, H, hs=True)
+  params['W_hs'] = 0.3 * jax.random.normal(jax.random.fold_in(key, 1), (H, V - 1))  # not all zero
+  params['W_out'] = 0.3 * jax.random.normal(jax.random.fold_in(key, 2), (H, V))
+  return params
+
+
+def test_hand_derived_backward_equals_jax_grad():
+  tree, batch, params = _device_tree(_counts()), _batch(), _params()
+  assert params['W_hs'].shape == (H, V - 1)
+  rows = lambda a: a[batch.context_B]
+  h = params['W_in'][batch.center_B]
+  args = (rows(tree.points_VxD), rows(tree.codes_VxD), rows(tree.mask_VxD), batch.weight_B)
+  dh, dW_hs = hs_grads(h, params['W_hs'], *args)
+  auto_h, auto_W = jax.grad(hs_loss, argnums=(0, 1))(h, params['W_hs'], *args)
+  np.testing.assert_allclose(dh, auto_h, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(dW_hs, auto_W, rtol=1e-5, atol=1e-6)
+  none = jnp.zeros((B, 0), jnp.int32)
+  grads = skipgram_hs_grads(params, batch.center_B, batch.context_B, tree, batch.weight_B)
+  auto = jax.grad(jw2v.skipgram_loss)(params, batch.center_B, batch.context_B, none, batch.weight_B, tree)
+  for name in ('W_in', 'W_hs'):
+    np.testing.assert_allclose(grads[name], auto[name], rtol=1e-5, atol=1e-6)
+  assert float(jnp.abs(auto['W_out']).max()) == 0.0  # no negatives: W_out untouched
+  root = int(tree.points_VxD[0, 0])
+  assert float(jnp.abs(dW_hs[:, root]).sum()) > 0  # every path starts at the root: its row sums B updates
+
+
+@pytest.mark.parametrize('model, negative', [('skipgram', 0), ('skipgram', 3), ('cbow', 0), ('cbow', 3)])
+def test_sparse_step_equals_reference_sgd_step(model, negative):
+  tree, params = _device_tree(_counts()), _params()
+  if model == 'skipgram':
+    batch = _batch()
+  else:
+    rng = np.random.default_rng(4)
+    contexts = rng.integers(0, V, (B, 4))
+    batch = CbowBatch(jnp.asarray(contexts, jnp.int32), jnp.asarray(rng.random((B, 4)) < 0.8, jnp.float32),
+                      jnp.asarray(rng.integers(0, V, B), jnp.int32), jnp.ones(B, jnp.float32))
+  negatives = jw2v.draw_negatives(jax.random.key(5), jw2v.noise(_counts()), (B, negative))
+  results = []
+  for path in ('sparse', 'reference'):
+    config = jw2v.Config(model=model, dim=H, hs=True, negative=negative, path=path, cbow_full_error=False)
+    state = jw2v.init_state(config, params, key=jax.random.key(7))
+    step = jax.jit(jw2v.make_step(config))
+    state, loss = step(state, batch, negatives, jnp.float32(0.1), tree=tree)
+    results.append((jw2v.params_of(state), float(loss)))
+  (sparse, loss_s), (reference, loss_r) = results
+  np.testing.assert_allclose(loss_s, loss_r, rtol=1e-5)
+  for name in ('W_in', 'W_out', 'W_hs'):
+    np.testing.assert_allclose(sparse[name], reference[name], rtol=1e-5, atol=1e-6)
+  assert not np.allclose(sparse['W_hs'], params['W_hs'])
+  assert np.allclose(sparse['W_out'], params['W_out']) == (negative == 0)
+
+
+def test_training_with_hs_checkpoints_and_resumes(tmp_path):
+  corpus, vocab = jw2v.synthetic_corpus(20_000, 300, seed=2)
+  config = jw2v.Config(model='skipgram', dim=8, min_count=1, epochs=2, hs=True, negative=0, steps_per_call=4)
+  whole = jw2v.train(corpus, vocab, config, progress=False)
+  assert whole.params['W_hs'].shape == (8, len(vocab) - 1)
+  first, last = [e['loss'] for e in whole.history['epochs']]
+  assert last < first < untrained_loss(config.resolved('cpu'), 40)
+  polls = iter(range(10 ** 6))
+  with pytest.raises(jw2v.TrainingStopped) as stopped:
+    jw2v.train(corpus, vocab, config, progress=False, should_stop=lambda: next(polls) >= 3)
+  jw2v.save_checkpoint(tmp_path / 'c.npz', stopped.value.checkpoint)
+  checkpoint, _ = jw2v.restore_checkpoint(tmp_path / 'c.npz', config, len(vocab))
+  resumed = jw2v.train(corpus, vocab, config, progress=False, resume=checkpoint)
+  for name in ('W_in', 'W_hs'):
+    np.testing.assert_array_equal(resumed.params[name], whole.params[name])
+
+
+def test_hs_settings():
+  assert jw2v.Config(hs=True, negative=0).negative == 0
+  with pytest.raises(jw2v.ConfigError, match='negative must be a whole number >= 1 \\(>= 0 with hs\\)'):
+    jw2v.Config(negative=0)
+  with pytest.raises(jw2v.ConfigError, match='hs'):
+    jw2v.Config(hs=True, shard_tables=True)
