@@ -272,9 +272,10 @@ def _train(args) -> int:
     if args.resume:
       if args.out and args.out != args.resume:
         raise ConfigError('--resume DIR writes into DIR; leave out --out')
-      if any(v is not None for v in sweep.values()) or args.init_from:
-        raise ConfigError('--resume continues a stopped run as it was started; leave out --init-from and the '
-                          'sweep options')
+      if any(v is not None for v in sweep.values()):
+        raise ConfigError('a sweep cannot be resumed; start it again')
+      if args.init_from:
+        raise ConfigError('--resume continues a stopped run as it was started; leave out --init-from')
       resume_job(args.resume, corpus=args.corpus, **common, **settings)
     elif not args.corpus or not args.out:
       raise ConfigError('train needs CORPUS and --out DIR (or --resume DIR)')
