@@ -190,7 +190,10 @@ def _add_queries(sub) -> None:
     if name == 'similar':
       p.add_argument('word', metavar='WORD')
     else:
-      p.add_argument('words', nargs=3, metavar=('A', 'B', 'C'))
+      # three arguments, not nargs=3: argparse's help cannot format a tuple of metavars for nargs
+      for word, help_word in (('a', 'the pair\'s first word'), ('b', 'the pair\'s second word'),
+                              ('c', 'the word to complete: A is to B as C is to ?')):
+        p.add_argument(word, metavar=word.upper(), help=help_word)
     p.add_argument('-n', '--topn', type=int, default=10, help='how many results (default 10)')
     p.set_defaults(func=_similar if name == 'similar' else _analogy)
 
@@ -325,7 +328,7 @@ def _similar(args) -> int:
 
 
 def _analogy(args) -> int:
-  a, b, c = args.words
+  a, b, c = args.a, args.b, args.c
   _print_neighbours(WordVectors.load(args.vectors).most_similar(positive=[b, c], negative=[a],
                                                                   topn=_topn(args.topn)))
   return 0

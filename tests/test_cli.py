@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import jw2v
-from jw2v.cli import main
+from jw2v.cli import build_parser, main
 from jw2v.run_dir import read_run_start
 from conftest import synthetic_text, write_text
 
@@ -399,3 +399,14 @@ def test_hs_on_the_command_line(tmp_path, corpus_file, capsys):
     assert config['hs'] is True and config['negative'] == 0 and params['W_hs'].shape == (8, params['W_in'].shape[0] - 1)
   _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'x'), '--negative', '0'],
          'error: --negative must be a whole number >= 1 (>= 0 with hs)')
+
+
+def test_every_command_has_help_without_a_traceback():
+  import argparse
+  commands = [name for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)
+              for name in action.choices]
+  assert {'train', 'prepare', 'phrases', 'similar', 'analogy', 'predict', 'eval', 'export', 'plot'} <= set(commands)
+  for command in commands:
+    done = subprocess.run([sys.executable, '-m', 'jw2v', command, '--help'], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and 'Traceback' not in done.stderr and done.stdout.startswith('usage: jw2v'), command
