@@ -220,8 +220,10 @@ def _add_queries(sub) -> None:
 
   ex = sub.add_parser('export', help='write vectors as word2vec text/binary or for the TensorBoard projector')
   ex.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
-  ex.add_argument('out', metavar='OUT', help='output file (text, binary) or directory (projector)')
-  ex.add_argument('--format', choices=('text', 'binary', 'projector'), default='projector')
+  ex.add_argument('out', metavar='OUT', help='output file: NAME.txt (word2vec text), NAME.bin (binary), or a '
+                                             'directory (the projector\'s vectors.tsv and metadata.tsv)')
+  ex.add_argument('--format', choices=('text', 'binary', 'projector'), default=None,
+                  help='default: from OUT (.txt text, .bin binary, anything else or a directory projector)')
   ex.set_defaults(func=_export)
 
   pl = sub.add_parser('plot', help='PNG plots: a PCA projection of chosen words and the loss curve',
@@ -372,13 +374,22 @@ def _eval(args) -> int:
   return 0
 
 
+def _export_format(out: Path, given: Optional[str]) -> str:
+  """The format `export` writes: the one given, else inferred from OUT's name."""
+  if given is None:
+    given = 'projector' if out.is_dir() else {'.txt': 'text', '.bin': 'binary'}.get(out.suffix.lower(), 'projector')
+  if given != 'projector' and out.is_dir():
+    raise DataError(f'{out} is a directory; --format {given} writes a file: give a file name')
+  return given
+
+
 def _export(args) -> int:
   vectors = WordVectors.load(args.vectors)
-  if args.format == 'projector':
+  if _export_format(Path(args.out), args.format) == 'projector':
     paths = vectors.save_projector(args.out)
     print(f'wrote {paths[0]} and {paths[1]} (load them at projector.tensorflow.org)')
   else:
-    vectors.save(args.out, binary=args.format == 'binary')
+    vectors.save(args.out, binary=_export_format(Path(args.out), args.format) == 'binary')
     print(f'wrote {args.out}')
   return 0
 

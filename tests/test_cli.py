@@ -410,3 +410,18 @@ def test_every_command_has_help_without_a_traceback():
     done = subprocess.run([sys.executable, '-m', 'jw2v', command, '--help'], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and 'Traceback' not in done.stderr and done.stdout.startswith('usage: jw2v'), command
+
+
+def test_export_infers_the_format_from_the_name(tmp_path, capsys, trained_dir):
+  expected = jw2v.WordVectors.load(trained_dir).vectors
+  assert main(['export', str(trained_dir), str(tmp_path / 'v.txt')]) == 0  # a file of word2vec text
+  np.testing.assert_allclose(jw2v.load_word2vec(tmp_path / 'v.txt', binary=False).vectors, expected, atol=1e-6)
+  assert main(['export', str(trained_dir), str(tmp_path / 'v.bin')]) == 0
+  np.testing.assert_array_equal(jw2v.load_word2vec(tmp_path / 'v.bin', binary=True).vectors, expected)
+  assert main(['export', str(trained_dir), str(tmp_path / 'proj')]) == 0 and (tmp_path / 'proj' / 'vectors.tsv').is_file()
+  # an existing directory named like a file: the projector by default; a file format is one clear line
+  (tmp_path / 'odd.txt').mkdir()
+  _fails(capsys, ['export', str(trained_dir), str(tmp_path / 'odd.txt'), '--format', 'text'],
+         'odd.txt is a directory; --format text writes a file')
+  assert main(['export', str(trained_dir), str(tmp_path / 'odd.txt')]) == 0 and (tmp_path / 'odd.txt' / 'metadata.tsv').is_file()
+  assert not list(tmp_path.glob('.*.tmp'))
