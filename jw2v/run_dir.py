@@ -31,7 +31,8 @@ def prepare_output(path, force: bool = False) -> Path:
   """Creates the output directory and checks that it can be written, before any training.
 
   Raises:
-    OutputExistsError: it already holds vectors or params and `force` is False.
+    OutputExistsError: it already holds vectors or params, or an interrupted run's checkpoint, and `force`
+      is False.
     DataError: it cannot be created or written.
   """
   path = Path(path)
@@ -39,6 +40,9 @@ def prepare_output(path, force: bool = False) -> Path:
   if existing and not force:
     raise OutputExistsError(f'{path} already holds {", ".join(existing)}; choose another output directory, or '
                             'replace them with force', field='force')
+  if (path / CHECKPOINT).exists() and not force:  # no vectors yet: a run that was stopped
+    raise OutputExistsError(f'{path} holds an interrupted run ({CHECKPOINT}); continue it (jw2v train --resume '
+                            f'{path}, or jw2v.resume_job), or replace it with force', field='force')
   try:
     path.mkdir(parents=True, exist_ok=True)
     with atomic_write(path / '.write-test', 'wb'):

@@ -217,6 +217,10 @@ def test_signals_checkpoint_and_resume_exactly(tmp_path, long_corpus, uninterrup
   assert err.startswith(f'jw2v: {signal.Signals(signum).name}: stopped in epoch') and err.endswith(
       f'resume with: jw2v train --resume {out}')
   assert not (out / 'vectors.txt').exists()
+  # a new run into the stopped run's directory is refused (its checkpoint would be lost), unless --force
+  fresh = _jw2v('train', str(long_corpus), '--out', str(out), *LONG_RUN)
+  assert fresh.wait(timeout=120) == 1
+  assert f'holds an interrupted run (checkpoint.npz); continue it (jw2v train --resume {out}' in fresh.stderr.read()
   resumed = _jw2v('train', '--resume', str(out), '--quiet')
   assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
   np.testing.assert_array_equal(np.load(out / 'params.npz')['W_in'], uninterrupted)
