@@ -331,7 +331,8 @@ def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None
     counts, number, numbers = _number_words(text.tokens)
     vocab = _vocab_or_error(counts, text.path, min_count, max_vocab_size, max_final_vocab, base_vocab)
     renumber = np.full(len(number), -1, np.int64)
-    renumber[[number[w] for w in vocab.words]] = np.arange(len(vocab))
+    seen = [(number[w], i) for i, w in enumerate(vocab.words) if w in number]  # a base vocabulary's words may be absent
+    renumber[[n for n, _ in seen]] = [i for _, i in seen]
     return _corpus(*_drop_unknown(renumber[numbers], text.line_lengths), text, max_sentence_length), vocab, text
 
 

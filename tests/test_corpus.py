@@ -296,3 +296,8 @@ def test_load_corpus_grows_a_base_vocabulary():
   corpus, vocab, _ = jw2v.load_corpus([['b', 'z', 'a', 'y']] * 3, min_count=3, base_vocab=old)
   assert vocab.words == ('a', 'b', 'z', 'y') and vocab.counts.tolist() == [13, 8, 3, 3]
   np.testing.assert_array_equal(corpus.ids[:4], [1, 2, 0, 3])
+  # words of the base vocabulary that the new text lacks keep their ids and counts
+  _, old, _ = jw2v.load_corpus([['a', 'b', 'c', 'a']] * 5, min_count=1)
+  corpus, vocab, _ = jw2v.load_corpus([['b', 'z']] * 6, min_count=5, base_vocab=old)
+  assert vocab.words == ('a', 'b', 'c', 'z') and vocab.counts.tolist() == [10, 11, 5, 6]
+  np.testing.assert_array_equal(corpus.ids[:2], [1, 3])
