@@ -15,12 +15,13 @@ LAYERS = (
     'train.state', 'train.memory', 'train.rows', 'train.steps', 'train.dispatch', 'train.feed', 'train.loop',
     'train.sweep', 'train',
     'checkpoint',
-    'vectors', 'evaluate', 'predict', 'plots',
+    'word2vec_format', 'vectors', 'classes', 'evaluate', 'predict', 'plots',
     'run_dir', 'run',
     'cli', '__main__',
 )
 
 from jw2v.batches import CbowBatch, Noise, SkipgramBatch, draw_negatives, noise, step_negatives
+from jw2v.classes import save_classes, word_classes
 from jw2v.checkpoint import load_checkpoint, restore_checkpoint, save_checkpoint
 from jw2v.config import Config
 from jw2v.corpus import (Corpus, Prepared, encode, load_corpus, open_prepared, prepare_corpus, read_text,
@@ -52,6 +53,6 @@ __all__ = [
     'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
     'logistic_loss', 'make_multi_step', 'make_step', 'negative_sampling_loss', 'Noise', 'noise', 'noise_alias', 'noise_cdf', 'params_of', 'read_text',
     'reference_step', 'resolve_corpus', 'save_run', 'save_word2vec', 'skipgram_grads', 'skipgram_loss',
-    'skipgram_shared_loss',
+    'skipgram_shared_loss', 'save_classes', 'word_classes',
     'cbow_step', 'make_sweep_step', 'shared_negatives_step', 'skipgram_step', 'step_negatives', 'synthetic_corpus', 'train', 'train_many',
 ]

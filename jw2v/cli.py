@@ -1,9 +1,10 @@
-"""The `jw2v` command: train, prepare, phrases, similar, analogy, predict, eval, export, plot."""
+"""The `jw2v` command: train, prepare, phrases, similar, analogy, predict, eval, export, classes, plot."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ from typing import Optional, Sequence
 import jax
 
 from jw2v.atomic import atomic_write
+from jw2v.classes import save_classes, word_classes
 from jw2v.config import Config
 from jw2v.corpus import PREPARED_FILES, cache_dir, is_prepared, prepare_corpus, resolve_corpus
 from jw2v.distributed import initialize_distributed
@@ -27,6 +29,28 @@ from jw2v.predict import predict_output_word
 from jw2v.run import JobStopped, resume_job, train_job
 from jw2v.run_dir import load_run
 from jw2v.vectors import WordVectors
+
+
+class _Parser(argparse.ArgumentParser):
+  """An ArgumentParser that takes no abbreviations and whose errors are two lines: its one-line usage and
+  the error (argparse's own usage of a command with many options runs to 20 lines)."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, allow_abbrev=False, **kwargs)
+
+  def error(self, message: str):
+    self.exit(2, f'usage: {self.format_usage().strip().removeprefix("usage: ")}\n{self.prog}: error: {message}\n')
+
+
+# word2vec.c's flags, and what a user of it writes here instead.
+_WORD2VEC_C_FLAGS = {
+    '-train': 'CORPUS (jw2v train CORPUS --out DIR)', '-output': '--out DIR', '-size': '--dim', '-window': '--window',
+    '-sample': '--sample', '-hs': '--hs', '-negative': '--negative', '-iter': '--epochs', '-min-count': '--min-count',
+    '-alpha': '--alpha', '-cbow': '--model cbow or --model skipgram', '-binary': 'jw2v export DIR FILE.bin',
+    '-classes': 'jw2v classes VECTORS --k K --out FILE', '-save-vocab': 'DIR/vocab.txt, which every run writes',
+    '-read-vocab': 'jw2v prepare, then jw2v train on its directory', '-debug': '--quiet for none',
+    '-threads': 'nothing: jw2v uses every core it is given (limit them with taskset)',
+}
 
 
 def _zero_one(text: str) -> bool:
@@ -81,17 +105,18 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
 
 def build_parser() -> argparse.ArgumentParser:
   """The `jw2v` command's parser: one sub-command per task."""
-  parser = argparse.ArgumentParser(prog='jw2v', description='word2vec in JAX: train and query word vectors.')
+  parser = _Parser(prog='jw2v', description='word2vec in JAX: train and query word vectors.')
   sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
-  parser.train_options = _add_train(sub)._actions  # argparse keeps no public list of a parser's options
+  _add_train(sub)
   _add_prepare(sub)
   _add_phrases(sub)
   _add_queries(sub)
+  parser.commands = sub.choices
   return parser
 
 
 def _add_train(sub) -> argparse.ArgumentParser:
-  train = sub.add_parser('train', help='train word vectors on a corpus, or resume an interrupted run',
+  train = sub.add_parser('train', usage='%(prog)s CORPUS --out DIR [options], or %(prog)s --resume DIR', help='train word vectors on a corpus, or resume an interrupted run',
                          description='Train word vectors. CORPUS: a UTF-8 text file (one sentence per line), a '
                                      'directory of them, .gz/.bz2 files, a directory written by "jw2v prepare", '
                                      'or a dataset name (ptb, ptb:valid, ptb:test) found under $JW2V_DATA_DIR '
@@ -140,7 +165,7 @@ def _add_train(sub) -> argparse.ArgumentParser:
 
 
 def _add_prepare(sub) -> None:
-  prep = sub.add_parser('prepare', help='count and encode a corpus once, in bounded memory, for train',
+  prep = sub.add_parser('prepare', usage='%(prog)s CORPUS --out DIR [options]', help='count and encode a corpus once, in bounded memory, for train',
                         description='Two streaming passes over CORPUS (a file, a directory of files, .gz/.bz2 '
                                     'files, or a dataset name) write DIR/ids.npy, offsets.npy, vocab.txt and '
                                     'corpus.json; "jw2v train DIR ..." then trains on it without reading the '
@@ -157,7 +182,7 @@ def _add_prepare(sub) -> None:
 
 
 def _add_phrases(sub) -> None:
-  ph = sub.add_parser('phrases', help='join frequent pairs of words into phrases (new york -> new_york)',
+  ph = sub.add_parser('phrases', usage='%(prog)s CORPUS --out FILE [options]', help='join frequent pairs of words into phrases (new york -> new_york)',
                       description='Writes CORPUS to --out with the pairs of neighbouring words that score past '
                                   '--threshold joined by --delimiter, as gensim\'s Phrases (its scoring and '
                                   'defaults) and word2vec.c\'s word2phrase do; two streaming passes over the '
@@ -184,11 +209,14 @@ def _phrases(args) -> int:
 
 
 def _add_queries(sub) -> None:
-  for name, help_text in (('similar', 'words most similar to WORD'), ('analogy', 'b - a + c: "a is to b as c is to ?"')):
-    p = sub.add_parser(name, help=help_text, description=help_text)
+  queries = (('similar', 'the words most similar to WORD (to the mean of several words\' unit vectors, as '
+                         'word2vec.c\'s distance)', '%(prog)s VECTORS WORD [WORD ...] [-n N]'),
+             ('analogy', 'b - a + c: "a is to b as c is to ?"', '%(prog)s VECTORS A B C [-n N]'))
+  for name, help_text, usage in queries:
+    p = sub.add_parser(name, help=help_text, description=help_text, usage=usage)
     p.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
     if name == 'similar':
-      p.add_argument('word', metavar='WORD')
+      p.add_argument('words', metavar='WORD', nargs='+')
     else:
       # three arguments, not nargs=3: argparse's help cannot format a tuple of metavars for nargs
       for word, help_word in (('a', 'the pair\'s first word'), ('b', 'the pair\'s second word'),
@@ -197,7 +225,7 @@ def _add_queries(sub) -> None:
     p.add_argument('-n', '--topn', type=int, default=10, help='how many results (default 10)')
     p.set_defaults(func=_similar if name == 'similar' else _analogy)
 
-  pr = sub.add_parser('predict', help='the centre words most likely given context words (gensim\'s '
+  pr = sub.add_parser('predict', usage='%(prog)s DIR CONTEXT [CONTEXT ...] [-n N]', help='the centre words most likely given context words (gensim\'s '
                                       'predict_output_word)',
                       description='The centre words the trained output layer finds most likely between CONTEXT '
                                   'words, e.g. "jw2v predict runs/ptb the of": softmax of the mean context '
@@ -207,7 +235,7 @@ def _add_queries(sub) -> None:
   pr.add_argument('-n', '--topn', type=int, default=10, help='how many results (default 10)')
   pr.set_defaults(func=_predict)
 
-  ev = sub.add_parser('eval', help='score vectors on WordSim-353, SimLex-999 and the Google analogies',
+  ev = sub.add_parser('eval', usage='%(prog)s VECTORS [options]', help='score vectors on WordSim-353, SimLex-999 and the Google analogies',
                       description='Score vectors as gensim does, on the sets that ship with gensim (or others '
                                   'in the same formats).')
   ev.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
@@ -218,7 +246,7 @@ def _add_queries(sub) -> None:
   ev.add_argument('--json', metavar='PATH', help='also write the results as JSON')
   ev.set_defaults(func=_eval)
 
-  ex = sub.add_parser('export', help='write vectors as word2vec text/binary or for the TensorBoard projector')
+  ex = sub.add_parser('export', usage='%(prog)s VECTORS OUT [--format text|binary|projector]', help='write vectors as word2vec text/binary or for the TensorBoard projector')
   ex.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
   ex.add_argument('out', metavar='OUT', help='output file: NAME.txt (word2vec text), NAME.bin (binary), or a '
                                              'directory (the projector\'s vectors.tsv and metadata.tsv)')
@@ -226,7 +254,20 @@ def _add_queries(sub) -> None:
                   help='default: from OUT (.txt text, .bin binary, anything else or a directory projector)')
   ex.set_defaults(func=_export)
 
-  pl = sub.add_parser('plot', help='PNG plots: a PCA projection of chosen words and the loss curve',
+  cl = sub.add_parser('classes', usage='%(prog)s VECTORS --k K --out FILE [options]',
+                      help='cluster the words into K classes by k-means (word2vec.c -classes K)',
+                      description='Spherical k-means of the unit vectors on the device (word2vec.c\'s -classes: '
+                                  'centroids the normalised sums of their words, words to the nearest centroid '
+                                  'by cosine), written as "word class" lines sorted by class.')
+  cl.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
+  cl.add_argument('--k', type=int, required=True, help='number of classes')
+  cl.add_argument('--out', required=True, metavar='FILE')
+  cl.add_argument('--iterations', type=int, default=10, help='rounds of k-means (default 10, as word2vec.c)')
+  cl.add_argument('--seed', type=int, default=1, help='chooses the starting centroids (default 1)')
+  cl.add_argument('--force', action='store_true', help='replace FILE if it exists')
+  cl.set_defaults(func=_classes)
+
+  pl = sub.add_parser('plot', usage='%(prog)s VECTORS [--words WORD ...] [--out-dir DIR]', help='PNG plots: a PCA projection of chosen words and the loss curve',
                       description='Writes words.png (2-D PCA of --words) and, for a training output '
                                   'directory, loss.png (mean loss per epoch).')
   pl.add_argument('vectors', metavar='VECTORS', help='training output directory, or a word2vec .txt/.bin file')
@@ -325,7 +366,7 @@ def _print_neighbours(results) -> None:
 
 
 def _similar(args) -> int:
-  _print_neighbours(WordVectors.load(args.vectors).most_similar(args.word, topn=_topn(args.topn)))
+  _print_neighbours(WordVectors.load(args.vectors).most_similar(args.words, topn=_topn(args.topn)))
   return 0
 
 
@@ -394,6 +435,16 @@ def _export(args) -> int:
   return 0
 
 
+def _classes(args) -> int:
+  vectors = WordVectors.load(args.vectors)
+  if Path(args.out).exists() and not args.force:  # before the clustering, not after it
+    raise OutputExistsError(f'{args.out} already exists; choose another --out, or pass --force')
+  classes = word_classes(vectors, args.k, args.iterations, args.seed)
+  save_classes(args.out, vectors.words, classes, force=args.force)
+  print(f'wrote {args.out}: {len(vectors):,} words in {len(set(classes.tolist())):,} classes')
+  return 0
+
+
 def _plot(args) -> int:
 
   source = Path(args.vectors)
@@ -419,10 +470,42 @@ def _topn(n: int) -> int:
   return n
 
 
+def _options(parser: argparse.ArgumentParser) -> list:
+  """The parser's options (argparse keeps no public list of them)."""
+  return [action for action in parser._actions if action.option_strings]
+
+
 def _flags(parser: argparse.ArgumentParser) -> dict:
   """Each option's flag by the name of what it sets (a Config field or a library argument)."""
-  flags = {action.dest: action.option_strings[-1] for action in parser.train_options if action.option_strings}
+  flags = {action.dest: action.option_strings[-1] for command in parser.commands.values()
+           for action in _options(command)}
   return {**flags, 'timeout': '--join-timeout'}  # initialize_distributed's name for it
+
+
+def _unknown(arg: str, parser: argparse.ArgumentParser) -> str:
+  """The error for an argument the parser does not take, with the flag that was probably meant."""
+  if not arg.startswith('-'):
+    return f'unexpected argument {arg!r}'
+  flag = arg.split('=', 1)[0]
+  if flag in _WORD2VEC_C_FLAGS:
+    return f'unknown flag {flag}: word2vec.c\'s {flag} is {_WORD2VEC_C_FLAGS[flag]} here'
+  known = [o for action in _options(parser) for o in action.option_strings]
+  close = difflib.get_close_matches('--' + flag.lstrip('-').replace('_', '-'), known, n=1, cutoff=0.7)
+  return f'unknown flag {flag}' + (f'; did you mean {close[0]}?' if close else f' (see {parser.prog} --help)')
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list) -> argparse.Namespace:
+  """parse_args, with unknown flags (word2vec.c's among them) and extra arguments reported by the command
+  they were given to, naming the flag meant."""
+  command = next((a for a in argv if a in parser.commands), None)
+  target = parser.commands[command] if command else parser
+  single_dash = next((a for a in argv if a.split('=', 1)[0] in _WORD2VEC_C_FLAGS), None)
+  if single_dash:  # before argparse, which would read -hs as -h s and -negative as -n egative
+    target.error(_unknown(single_dash, target))
+  args, extra = parser.parse_known_args(argv)
+  if extra:
+    parser.commands[args.command].error(_unknown(extra[0], parser.commands[args.command]))
+  return args
 
 
 def _in_flags(run, flags: dict):
@@ -438,5 +521,5 @@ def _in_flags(run, flags: dict):
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """Runs the command line; returns the exit status (errors are one line on stderr, never a traceback)."""
   parser = build_parser()
-  args = parser.parse_args(argv)
+  args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
   return exit_status('jw2v', lambda: _in_flags(lambda: args.func(args), _flags(parser)))

@@ -1,27 +1,34 @@
-"""Word vectors: queries, and the word2vec text and binary file formats (as gensim reads and writes them)."""
+"""Word vectors and the queries on them, with the names and answers of gensim's `KeyedVectors`."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
+from numbers import Integral
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jw2v.atomic import atomic_write
-from jw2v.errors import DataError, UnknownWordError, reading
+from jw2v.errors import DataError, UnknownWordError
+from jw2v.word2vec_format import read_word2vec, rows_as_lists, write_word2vec
+
+Key = Union[str, int, np.integer]  # a word, or a row's index (as gensim accepts)
+_KEYS = (str, int, np.integer)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class WordVectors:
-  """An immutable table of word vectors.
+  """An immutable table of word vectors, queried as gensim's `KeyedVectors` is.
 
   Attributes:
-    words: the words, in row order.
+    words: the words, in row order (gensim's `index_to_key`).
     vectors: (V, H) float32 array; row i is the vector of words[i].
+    index: word -> row (gensim's `key_to_index`).
   """
   words: tuple
   vectors: np.ndarray
@@ -43,39 +50,89 @@ class WordVectors:
     return cls(vocab.words, np.asarray(params['W_in']))
 
   @classmethod
-  def load(cls, path) -> 'WordVectors':
+  def from_gensim(cls, kv) -> 'WordVectors':
+    """The vectors of a gensim `KeyedVectors` (or of a model with `.wv`, such as `Word2Vec`), in its order."""
+    kv = getattr(kv, 'wv', kv)
+    return cls(tuple(kv.index_to_key), np.asarray(kv.vectors))
+
+  def to_gensim(self):
+    """A gensim `KeyedVectors` holding these words and vectors (needs gensim: `pip install 'jw2v[eval]'`)."""
+    try:
+      from gensim.models import KeyedVectors
+    except ImportError:
+      raise ImportError("to_gensim needs gensim: pip install 'jw2v[eval]'") from None
+    kv = KeyedVectors(self.vector_size, count=0)
+    kv.add_vectors(list(self.words), self.vectors)
+    return kv
+
+  @classmethod
+  def load(cls, path, limit: Optional[int] = None, binary: Optional[bool] = None,
+           no_header: bool = False) -> 'WordVectors':
     """Loads a training output directory (its vectors.bin or vectors.txt) or a word2vec text/binary file.
+
+    Args:
+      path: a directory written by `jw2v train`, or a vectors file.
+      limit, binary, no_header: as for `word2vec_format.read_word2vec` (gensim's `load_word2vec_format`).
 
     Raises:
       DataError: the path is missing or the file is malformed (naming the file and line).
     """
     path = Path(path)
     if path.is_dir():
-      for name, binary in (('vectors.bin', True), ('vectors.txt', False)):
-        if (path / name).is_file():
-          return load_word2vec(path / name, binary=binary)
-      raise DataError(f'{path}: no vectors.bin or vectors.txt in this directory')
-    return load_word2vec(path)
+      found = [(path / name, b) for name, b in (('vectors.bin', True), ('vectors.txt', False)) if (path / name).is_file()]
+      if not found:
+        raise DataError(f'{path}: no vectors.bin or vectors.txt in this directory')
+      path, binary = found[0]
+    return cls(*read_word2vec(path, binary, limit, no_header))
 
   def save(self, path, binary: bool = False) -> None:
     """Writes the word2vec text (default) or binary format, atomically."""
-    save_word2vec(path, self.words, self.vectors, binary=binary)
+    write_word2vec(path, self.words, self.vectors, binary=binary)
 
   def __len__(self) -> int:
     return len(self.words)
 
-  def __contains__(self, word) -> bool:
-    return word in self.index
+  def __contains__(self, key) -> bool:
+    return self._row_of(key) is not None
 
-  def __getitem__(self, word: str) -> np.ndarray:
-    return self.vectors[self.get_index(word)]
+  def __getitem__(self, key_or_keys) -> np.ndarray:
+    """The vector of a word (H,), or the stacked vectors of a list of words (N, H)."""
+    if isinstance(key_or_keys, _KEYS):
+      return self.get_vector(key_or_keys)
+    return self.vectors[[self.get_index(key) for key in key_or_keys]]
 
-  def get_index(self, word: str) -> int:
-    """Row of `word`; raises UnknownWordError (a KeyError) naming it when it is not in the vocabulary."""
-    try:
-      return self.index[word]
-    except KeyError:
-      raise UnknownWordError(f'word {word!r} is not in the vocabulary ({len(self)} words)') from None
+  @property
+  def key_to_index(self) -> dict:
+    """word -> row."""
+    return self.index
+
+  @property
+  def index_to_key(self) -> tuple:
+    """The words in row order."""
+    return self.words
+
+  @property
+  def vector_size(self) -> int:
+    """H, the vectors' dimension."""
+    return self.vectors.shape[1]
+
+  def _row_of(self, key) -> Optional[int]:
+    row = self.index.get(key) if isinstance(key, str) else None
+    if row is None and isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < len(self):
+      row = int(key)
+    return row
+
+  def get_index(self, key: Key) -> int:
+    """Row of a word (or a row index, as gensim accepts); raises UnknownWordError (a KeyError) naming it."""
+    row = self._row_of(key)
+    if row is None:
+      raise UnknownWordError(f'word {key!r} is not in the vocabulary ({len(self)} words)')
+    return row
+
+  def get_vector(self, key: Key, norm: bool = False) -> np.ndarray:
+    """The vector of a word (H,), scaled to unit length with `norm`."""
+    row = self.get_index(key)
+    return self.vectors[row] / self.norms[row] if norm else self.vectors[row]
 
   @functools.cached_property
   def norms(self) -> np.ndarray:
@@ -87,63 +144,140 @@ class WordVectors:
     """Rows scaled to unit length (zero rows stay zero), on the default device."""
     return jnp.asarray(self.vectors / np.maximum(self.norms, 1e-12)[:, None])
 
-  def similarity(self, w1: str, w2: str) -> float:
+  def get_mean_vector(self, keys: Sequence, weights=None, pre_normalize: bool = True,
+                      post_normalize: bool = False, ignore_missing: bool = True) -> np.ndarray:
+    """The weighted mean of words' vectors and raw vectors, as gensim computes it.
+
+    Args:
+      keys: words (or row indices) and (H,) arrays; arrays are used as they are.
+      weights: one per key (default 1); the sum is divided by the sum of their absolute values.
+      pre_normalize: use the words' unit vectors.
+      post_normalize: scale the mean to unit length.
+      ignore_missing: skip unknown words (False: raise UnknownWordError).
+
+    Returns:
+      (H,) float32.
+    """
+    if len(keys) == 0:
+      raise ValueError('get_mean_vector needs at least one word or vector')
+    weights = np.ones(len(keys), np.float32) if weights is None else np.asarray(weights, np.float32)
+    if weights.shape != (len(keys),):
+      raise ValueError(f'{len(keys)} keys but weights of shape {weights.shape}')
+    known = [(k, w) for k, w in zip(keys, weights) if isinstance(k, np.ndarray) or k in self or not ignore_missing]
+    rows = [k if isinstance(k, np.ndarray) else self.get_vector(k, norm=pre_normalize) for k, _ in known]
+    mean = np.zeros(self.vector_size, np.float32)
+    for row, (_, w) in zip(rows, known):
+      mean += w * np.asarray(row, np.float32)
+    total = sum(abs(w) for _, w in known)
+    mean = mean / total if total > 0 else mean
+    norm = np.linalg.norm(mean)
+    return (mean / norm).astype(np.float32) if post_normalize and norm > 0 else mean
+
+  def similarity(self, w1: Key, w2: Key) -> float:
     """Cosine similarity of two words."""
     u1, u2 = (self.vectors[self.get_index(w)].astype(np.float64) for w in (w1, w2))
     return float(u1 @ u2 / max(np.linalg.norm(u1) * np.linalg.norm(u2), 1e-300))
 
-  def top_similar(self, queries_QxH, k: int, exclude_QxE=None, restrict_vocab: Optional[int] = None):
+  def n_similarity(self, ws1: Sequence[Key], ws2: Sequence[Key]) -> float:
+    """Cosine similarity of the means of two lists of words' (raw) vectors."""
+    if not (len(ws1) and len(ws2)):
+      raise ValueError('n_similarity needs at least one word in each list')
+    m1, m2 = (self.get_mean_vector(ws, pre_normalize=False, ignore_missing=False).astype(np.float64) for ws in (ws1, ws2))
+    return float(m1 @ m2 / max(np.linalg.norm(m1) * np.linalg.norm(m2), 1e-300))
+
+  def distance(self, w1: Key, w2: Key) -> float:
+    """Cosine distance, 1 - similarity."""
+    return 1.0 - self.similarity(w1, w2)
+
+  def distances(self, word_or_vector, other_words: Sequence[Key] = ()) -> np.ndarray:
+    """Cosine distances from a word or vector to `other_words` (default: every word, itself included)."""
+    vector = self.get_vector(word_or_vector) if isinstance(word_or_vector, _KEYS) else np.asarray(word_or_vector)
+    others = self[list(other_words)] if len(other_words) else self.vectors
+    return 1.0 - others @ vector / (np.linalg.norm(vector) * np.linalg.norm(others, axis=1))
+
+  def closer_than(self, w1: Key, w2: Key) -> list:
+    """The words (other than w1) closer to w1 than w2 is."""
+    dist = self.distances(w1)
+    i1 = self.get_index(w1)
+    return [self.words[i] for i in np.flatnonzero(dist < dist[self.get_index(w2)]) if i != i1]
+
+  words_closer_than = closer_than
+
+  def rank(self, w1: Key, w2: Key) -> int:
+    """1 + the number of words (other than w1) closer to w1 than w2 is."""
+    return len(self.closer_than(w1, w2)) + 1
+
+  def top_similar(self, queries_QxH, k: int, exclude_QxE=None, restrict_vocab: Optional[int] = None,
+                  clip_start: int = 0):
     """The k rows most cosine-similar to each query, for many queries in one jitted matrix product.
 
     Args:
       queries_QxH: query vectors (any length; they are normalised).
       k: neighbours per query.
       exclude_QxE: optional row indices never to return for each query (-1 for none).
-      restrict_vocab: search only the first this many rows.
+      restrict_vocab: search only rows before this one.
+      clip_start: search only rows from this one on.
 
     Returns:
       (similarities_QxK, indices_QxK) as numpy arrays, most similar first.
     """
-    unit_VxH = self.unit_vectors[:restrict_vocab] if restrict_vocab else self.unit_vectors
+    end = restrict_vocab or len(self)
+    unit_VxH = self.unit_vectors[clip_start:end]
     queries_QxH = np.asarray(queries_QxH, np.float32)
     n = len(queries_QxH)
-    exclude_QxE = np.full((n, 1), -1, np.int32) if exclude_QxE is None else np.asarray(exclude_QxE, np.int32)
+    exclude_QxE = np.full((n, 1), -1, np.int32) if exclude_QxE is None else np.asarray(exclude_QxE, np.int64)
+    exclude_QxE = np.where((exclude_QxE >= clip_start) & (exclude_QxE < end), exclude_QxE - clip_start, -1)
     k = min(k, unit_VxH.shape[0])
     block = min(_QUERY_BLOCK, 1 << max(n - 1, 0).bit_length())  # few distinct shapes, few compilations
     sims, idx = [], []
     for start in range(0, n, block):
-      q, e = queries_QxH[start:start + block], exclude_QxE[start:start + block]
+      q, e = queries_QxH[start:start + block], exclude_QxE[start:start + block].astype(np.int32)
       pad = block - len(q)
       s, i = _top_cosine_block(unit_VxH, np.pad(q, ((0, pad), (0, 0))), np.pad(e, ((0, pad), (0, 0)),
                                                                              constant_values=-1), k)
       sims.append(np.asarray(s)[:len(q)])
-      idx.append(np.asarray(i)[:len(q)])
+      idx.append(np.asarray(i)[:len(q)] + clip_start)
     return np.concatenate(sims), np.concatenate(idx)
 
   def _rows(self, words) -> list:
     words = [words] if isinstance(words, str) else list(words)
     return [self.get_index(w) for w in words]
 
-  def most_similar(self, positive: Sequence[str] | str = (), negative: Sequence[str] | str = (),
-                   topn: int = 10, restrict_vocab: Optional[int] = None) -> list[tuple[str, float]]:
-    """Nearest words by cosine similarity to the mean of unit vectors (3CosAdd), as gensim computes it.
+  def most_similar(self, positive=None, negative=None, topn: Optional[int] = 10, clip_start: int = 0,
+                   clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None):
+    """Nearest words by cosine similarity to the weighted mean of unit vectors (3CosAdd), as gensim.
 
     Args:
-      positive: words that count positively.
-      negative: words that count negatively.
-      topn: how many results.
-      restrict_vocab: search only the first this many words (the most frequent ones).
+      positive: words, vectors or (word or vector, weight) pairs that count positively (weight 1); one word
+        or vector alone is taken as a list of one.
+      negative: the same, counting negatively (weight -1).
+      topn: how many results; None: the similarity of every word searched, as an array.
+      clip_start, clip_end: search only rows clip_start to clip_end.
+      restrict_vocab: search only the first this many words (the most frequent ones); overrides the clips.
 
     Returns:
-      [(word, similarity)], most similar first, the query words excluded.
+      [(word, similarity)], most similar first, the query words excluded; with topn=None an array.
     """
-    pos, neg = self._rows(positive), self._rows(negative)
-    if not pos and not neg:
-      raise ValueError('most_similar needs at least one word')
-    unit = self.unit_vectors
-    query = unit[jnp.asarray(pos, int)].sum(0) - unit[jnp.asarray(neg, int)].sum(0)
-    sims, idx = self.top_similar(query[None], topn, np.array([pos + neg]), restrict_vocab)
+    if isinstance(topn, Integral) and topn < 1:
+      return []
+    keys, weights = _weighted_keys(positive, 1.0, negative, -1.0)
+    mean_H = self.get_mean_vector(keys, weights, pre_normalize=True, post_normalize=True, ignore_missing=False)
+    start, end = (0, restrict_vocab) if restrict_vocab else (clip_start, clip_end or len(self))
+    if not topn:
+      return np.asarray(self.unit_vectors[start:end] @ jnp.asarray(mean_H))
+    exclude = [self.get_index(k) for k in keys if isinstance(k, _KEYS)] or [-1]
+    sims, idx = self.top_similar(mean_H[None], topn, np.array([exclude]), end, start)
     return _labelled(self.words, sims[0], idx[0])
+
+  def similar_by_word(self, word: Key, topn: Optional[int] = 10, restrict_vocab: Optional[int] = None):
+    """`most_similar([word], topn, restrict_vocab=...)`."""
+    return self.most_similar([word], topn=topn, restrict_vocab=restrict_vocab)
+
+  similar_by_key = similar_by_word
+
+  def similar_by_vector(self, vector, topn: Optional[int] = 10, restrict_vocab: Optional[int] = None):
+    """The words nearest to a raw vector (none excluded)."""
+    return self.most_similar([np.asarray(vector, np.float32)], topn=topn, restrict_vocab=restrict_vocab)
 
   def most_similar_batch(self, words: Sequence[str], topn: int = 10) -> list[list[tuple[str, float]]]:
     """`most_similar(word, topn=topn)` for many words, in one batched device computation."""
@@ -172,22 +306,18 @@ class WordVectors:
     return _labelled(self.words, np.asarray(scores), np.asarray(idx))
 
   def doesnt_match(self, words: Sequence[str]) -> str:
-    """The word furthest from the mean of the others' unit vectors (unknown words are ignored, as gensim)."""
+    """The word furthest from the mean of the words' unit vectors; unknown words are ignored with a
+    warning that names them, as gensim does."""
     used = [w for w in words if w in self]
+    if len(used) != len(words):
+      warnings.warn(f'doesnt_match: ignoring words not in the vocabulary: {sorted(set(words) - set(used))}',
+                    stacklevel=2)
     if not used:
       raise ValueError('doesnt_match needs at least one known word')
     unit = self.vectors[self._rows(used)] / self.norms[self._rows(used)][:, None]
     mean = unit.mean(0)
     dists = unit @ (mean / max(np.linalg.norm(mean), 1e-30))
     return sorted(zip(dists.tolist(), used), reverse=True)[-1][1]
-
-  def rank(self, w1: str, w2: str) -> int:
-    """1 + the number of words (other than w1) more similar to w1 than w2 is."""
-    i1, i2 = self.get_index(w1), self.get_index(w2)
-    sims = np.asarray(self.unit_vectors @ self.unit_vectors[i1])
-    closer = sims > sims[i2]
-    closer[i1] = False
-    return int(closer.sum()) + 1
 
   def save_projector(self, directory) -> tuple[Path, Path]:
     """Writes `vectors.tsv` and `metadata.tsv` for the TensorBoard embedding projector.
@@ -199,7 +329,7 @@ class WordVectors:
     directory.mkdir(parents=True, exist_ok=True)
     fmt = '\t'.join(['%.9g'] * self.vectors.shape[1])
     with atomic_write(directory / 'vectors.tsv', 'w', encoding='utf-8') as f:
-      for row in _rows_as_lists(self.vectors):
+      for row in rows_as_lists(self.vectors):
         f.write(fmt % tuple(row) + '\n')
     with atomic_write(directory / 'metadata.tsv', 'w', encoding='utf-8') as f:
       for word in self.words:
@@ -236,90 +366,31 @@ def _top_cosmul(unit_VxH, pos_PxH, neg_NxH, exclude_E, k):
 
 
 def save_word2vec(path, words: Iterable[str], vectors: np.ndarray, binary: bool = False) -> None:
-  """Writes word2vec's format: a "V H" header, then a word and its H floats per entry.
-
-  Text: space-separated values with 9 significant digits (float32 round-trips exactly). Binary: the word,
-  a space, H little-endian float32 values and a newline (word2vec.c's -binary 1). Written atomically.
-  """
-  words = list(words)
-  vectors = np.asarray(vectors, dtype=np.float32)
-  n, dim = vectors.shape
-  if len(words) != n:
-    raise ValueError(f'{len(words)} words for {n} vectors')
-  with atomic_write(path, 'wb') as f:
-    f.write(f'{n} {dim}\n'.encode())
-    if binary:
-      data = np.asarray(vectors, dtype='<f4')  # no copy when it already is
-      for word, row in zip(words, data):
-        f.write(word.encode('utf-8') + b' ' + row.tobytes() + b'\n')
-    else:
-      fmt = ' '.join(['%.9g'] * dim)
-      for word, row in zip(words, _rows_as_lists(vectors)):
-        f.write(f'{word} {fmt % tuple(row)}\n'.encode('utf-8'))
+  """Writes word2vec's text (default) or binary format atomically (`word2vec_format.write_word2vec`)."""
+  write_word2vec(path, words, vectors, binary)
 
 
-def _rows_as_lists(array: np.ndarray, chunk: int = 4096):
-  """Yields the rows as lists of Python floats, converting a few thousand rows at a time (the whole table
-  as Python floats would take about 25 times its size)."""
-  for start in range(0, len(array), chunk):
-    yield from array[start:start + chunk].tolist()
+def load_word2vec(path, binary: Optional[bool] = None, limit: Optional[int] = None,
+                  no_header: bool = False) -> WordVectors:
+  """Reads word2vec's text or binary format (`word2vec_format.read_word2vec`) as WordVectors."""
+  return WordVectors(*read_word2vec(path, binary, limit, no_header))
 
 
-def load_word2vec(path, binary: Optional[bool] = None) -> WordVectors:
-  """Reads word2vec text or binary format (binary when the name ends in .bin, unless `binary` says).
-
-  Raises:
-    DataError: missing file, bad header, truncated file, or a malformed line, naming the file and line.
-  """
-  path = Path(path)
-  if binary is None:
-    binary = path.suffix == '.bin'
-  with reading(path, 'vectors file'), open(path, 'rb') as f:
-    header = f.readline()
-    try:
-      n, dim = (int(x) for x in header.split())
-      if n < 0 or dim < 1:
-        raise ValueError
-    except ValueError:
-      raise DataError(f'{path}:1: expected a "count dimension" header, got {header[:60]!r}') from None
-    words, vectors = (_read_binary if binary else _read_text)(f, path, n, dim)
-  return WordVectors(tuple(words), vectors)
+def _weighted_keys(positive, positive_weight: float, negative, negative_weight: float) -> tuple[list, list]:
+  """most_similar's arguments as (keys, weights): each item a word, a vector or a (word or vector,
+  weight) pair; one word or vector alone is a list of one (gensim's rules)."""
+  keys, weights = [], []
+  for items, default in ((positive, positive_weight), (negative, negative_weight)):
+    for item in _as_list(items):
+      plain = isinstance(item, _KEYS + (np.ndarray,))
+      keys.append(item if plain else item[0])
+      weights.append(default if plain else item[1])
+  return keys, weights
 
 
-def _read_text(f, path, n, dim):
-  words, vectors = [], np.empty((n, dim), np.float32)
-  for i in range(n):
-    line = f.readline()
-    lineno = i + 2
-    if not line:
-      raise DataError(f'{path}:{lineno}: file ends after {i} of {n} vectors (truncated?)')
-    if not line.endswith(b'\n') and i < n - 1:
-      raise DataError(f'{path}:{lineno}: file ends inside vector {i + 1} of {n} (truncated?)')
-    parts = line.decode('utf-8', errors='replace').rstrip('\n').rstrip(' ').split(' ')
-    if len(parts) != dim + 1:
-      raise DataError(f'{path}:{lineno}: expected a word and {dim} numbers, got {len(parts) - 1} numbers')
-    try:
-      vectors[i] = np.array(parts[1:], dtype=np.float32)
-    except ValueError:
-      raise DataError(f'{path}:{lineno}: a value is not a number') from None
-    words.append(parts[0])
-  return words, vectors
-
-
-def _read_binary(f, path, n, dim):
-  words, vectors = [], np.empty((n, dim), np.float32)
-  size = 4 * dim
-  for i in range(n):
-    word = bytearray()
-    while (c := f.read(1)) != b' ':
-      if not c:
-        raise DataError(f'{path}: entry {i + 1}: file ends after {i} of {n} vectors (truncated?)')
-      if c != b'\n' or word:
-        word += c
-    data = f.read(size)
-    if len(data) != size:
-      raise DataError(f'{path}: entry {i + 1} ({bytes(word).decode("utf-8", "replace")!r}): '
-                      f'file ends inside its vector (truncated?)')
-    words.append(bytes(word).decode('utf-8', errors='replace'))
-    vectors[i] = np.frombuffer(data, dtype='<f4')
-  return words, vectors
+def _as_list(items) -> list:
+  if items is None:
+    return []
+  if isinstance(items, _KEYS) or (isinstance(items, np.ndarray) and items.ndim == 1):
+    return [items]
+  return list(items)

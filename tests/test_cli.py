@@ -429,3 +429,61 @@ def test_export_infers_the_format_from_the_name(tmp_path, capsys, trained_dir):
          'odd.txt is a directory; --format text writes a file')
   assert main(['export', str(trained_dir), str(tmp_path / 'odd.txt')]) == 0 and (tmp_path / 'odd.txt' / 'metadata.tsv').is_file()
   assert not list(tmp_path.glob('.*.tmp'))
+
+
+def test_classes_writes_word_class_lines(tmp_path, capsys, trained_dir):
+  out = tmp_path / 'classes.txt'
+  assert main(['classes', str(trained_dir), '--k', '3', '--out', str(out)]) == 0
+  lines = [line.split(' ') for line in out.read_text(encoding='utf-8').splitlines()]
+  words = jw2v.WordVectors.load(trained_dir).words
+  assert sorted(w for w, _ in lines) == sorted(words) and [int(c) for _, c in lines] == sorted(int(c) for _, c in lines)
+  assert {int(c) for _, c in lines} <= {0, 1, 2}
+  before = out.read_text(encoding='utf-8')
+  _fails(capsys, ['classes', str(trained_dir), '--k', '3', '--out', str(out)], 'classes.txt already exists')
+  _fails(capsys, ['classes', str(trained_dir), '--k', '0', '--out', str(tmp_path / 'c2.txt')], '--k must be a whole number >= 1')
+  assert out.read_text(encoding='utf-8') == before and not (tmp_path / 'c2.txt').exists()
+
+
+def test_similar_takes_several_words(trained_dir, capsys):
+  assert main(['similar', str(trained_dir), 'cat', 'dog', '-n', '3']) == 0
+  printed = [line.split()[1] for line in capsys.readouterr().out.splitlines()]
+  expected = [w for w, _ in jw2v.WordVectors.load(trained_dir).most_similar(['cat', 'dog'], topn=3)]
+  assert printed == expected and not {'cat', 'dog'} & set(printed)
+
+
+COMMAND_ARGS = {  # a complete command line for each subcommand
+    'train': ['c.txt', '--out', 'x'], 'prepare': ['c.txt', '--out', 'x'], 'phrases': ['c.txt', '--out', 'x'],
+    'similar': ['v', 'cat'], 'analogy': ['v', 'a', 'b', 'c'], 'predict': ['d', 'cat'], 'eval': ['v'],
+    'export': ['v', 'o.txt'], 'classes': ['v', '--k', '2', '--out', 'x'], 'plot': ['v'],
+}
+WRONG_TYPE = {'train': ['--dim', '1.5'], 'prepare': ['--min-count', 'x'], 'phrases': ['--threshold', 'x'],
+              'similar': ['-n', 'x'], 'analogy': ['-n', '1.5'], 'predict': ['-n', 'x'], 'eval': ['--restrict-vocab', 'x'],
+              'export': ['--format', 'csv'], 'classes': ['--iterations', 'x'], 'plot': ['--bogus']}
+
+
+def _usage_error(capsys, argv):
+  with pytest.raises(SystemExit) as exit_:
+    main(argv)
+  lines = capsys.readouterr().err.strip().splitlines()
+  assert exit_.value.code == 2 and len(lines) == 2 and 'Traceback' not in lines[1], (argv, lines)
+  assert lines[0].startswith(f'usage: jw2v {argv[0]}') and lines[1].startswith(f'jw2v {argv[0]}: error:'), lines
+  return lines[1]
+
+
+@pytest.mark.parametrize('command', sorted(COMMAND_ARGS))
+def test_missing_extra_and_wrongly_typed_arguments_give_the_usage_line(capsys, command):
+  assert set(COMMAND_ARGS) == set(build_parser().commands)
+  if command != 'train':  # train alone says what it needs itself (it may be --resume DIR)
+    assert 'required' in _usage_error(capsys, [command])
+  if command not in ('similar', 'predict'):  # these take any number of words
+    assert "unexpected argument 'extra'" in _usage_error(capsys, [command, *COMMAND_ARGS[command], 'extra'])
+  assert 'error:' in _usage_error(capsys, [command, *COMMAND_ARGS[command], *WRONG_TYPE[command]])
+
+
+@pytest.mark.parametrize('flag, meant', [('--min_count', 'did you mean --min-count?'), ('--epoch', 'did you mean --epochs?'),
+                                         ('-size', '-size is --dim here'), ('-iter', '-iter is --epochs here'),
+                                         ('-threads', 'uses every core'), ('-cbow', '--model cbow or --model skipgram'),
+                                         ('-hs', '-hs is --hs here'), ('-min-count', 'is --min-count here'),
+                                         ('--no-such-thing', 'see jw2v train --help')])
+def test_unknown_flags_get_the_flag_meant(capsys, flag, meant):
+  assert meant in _usage_error(capsys, ['train', 'c.txt', '--out', 'x', flag, '1'])

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import jw2v
+from jw2v.errors import DataError
 from jw2v.vectors import WordVectors
 
 gensim_models = pytest.importorskip('gensim.models')
@@ -113,8 +114,9 @@ def test_similarity_doesnt_match_and_rank_match_gensim(many):
   for a, b in (('w1', 'w2'), ('cat', 'Cat'), ('w3', 'w3')):
     assert many.similarity(a, b) == pytest.approx(float(kv.similarity(a, b)), abs=1e-6)
     assert many.rank(a, b) == kv.rank(a, b)
-  for group in (['w1', 'w2', 'w3', 'w4'], ['cat', 'Cat', 'w10', 'zebra']):
-    assert many.doesnt_match(group) == kv.doesnt_match(group)
+  assert many.doesnt_match(['w1', 'w2', 'w3', 'w4']) == kv.doesnt_match(['w1', 'w2', 'w3', 'w4'])
+  with pytest.warns(UserWarning, match='zebra'):
+    assert many.doesnt_match(['cat', 'Cat', 'w10', 'zebra']) == kv.doesnt_match(['cat', 'Cat', 'w10', 'zebra'])
 
 
 def test_batch_queries_equal_single_queries(many):
@@ -137,3 +139,106 @@ def test_projector_export(tmp_path, vectors):
   rows = [line.split('\t') for line in vec_path.read_text(encoding='utf-8').splitlines()]
   np.testing.assert_array_equal(np.array(rows, dtype=np.float32), vectors.vectors)
   assert tuple(meta_path.read_text(encoding='utf-8').splitlines()) == WORDS
+
+
+def test_lookups_have_gensim_names(many):
+  kv = _kv(many)
+  assert list(many.index_to_key) == kv.index_to_key and many.key_to_index == kv.key_to_index
+  assert many.vector_size == kv.vector_size == 12
+  for key in ('cat', 'w3', 7):
+    np.testing.assert_array_equal(many.get_vector(key), kv.get_vector(key))
+    np.testing.assert_allclose(many.get_vector(key, norm=True), kv.get_vector(key, norm=True), atol=1e-6)
+  np.testing.assert_array_equal(many[['cat', 'w3', 'Cat']], kv[['cat', 'w3', 'Cat']])
+  assert 7 in many and 202 not in many and 'bird' not in many
+  with pytest.raises(KeyError, match="'bird'"):
+    many[['cat', 'bird']]
+
+
+@pytest.mark.parametrize('positive, negative', [
+    (['w1', 'w2'], ['w3']),
+    ([('w1', 2.0), 'w4'], [('w5', -0.5)]),
+    ('w9', None),
+    ('vector', ['w2']),
+    (['vector', ('w8', 3.0)], None),
+])
+def test_most_similar_takes_words_vectors_and_weights_as_gensim(many, positive, negative):
+  kv = _kv(many)
+  vector = np.random.default_rng(3).normal(size=12).astype(np.float32)
+  swap = lambda items: vector if isinstance(items, str) and items == 'vector' else (
+      [vector if item == 'vector' else item for item in items] if isinstance(items, list) else items)
+  positive = swap(positive)
+  _assert_same_ranking(many.most_similar(positive, negative, topn=9), kv.most_similar(positive, negative, topn=9))
+  np.testing.assert_allclose(many.most_similar(positive, negative, topn=None), kv.most_similar(positive, negative, topn=None),
+                             atol=1e-5)
+  _assert_same_ranking(many.most_similar(positive, negative, topn=5, clip_start=20, clip_end=120),
+                       kv.most_similar(positive, negative, topn=5, clip_start=20, clip_end=120))
+  np.testing.assert_allclose(many.most_similar(positive, negative, topn=None, restrict_vocab=50),
+                             kv.most_similar(positive, negative, topn=None, restrict_vocab=50), atol=1e-5)
+
+
+def test_similar_by_word_and_vector_match_gensim(many):
+  kv = _kv(many)
+  vector = many.vectors[4] + many.vectors[9]
+  _assert_same_ranking(many.similar_by_vector(vector, topn=6), kv.similar_by_vector(vector, topn=6))
+  _assert_same_ranking(many.similar_by_word('cat', topn=6, restrict_vocab=100),
+                       kv.similar_by_word('cat', topn=6, restrict_vocab=100))
+  _assert_same_ranking(many.similar_by_key('w4', topn=3), kv.similar_by_key('w4', topn=3))
+  np.testing.assert_allclose(many.similar_by_vector(vector, topn=None), kv.similar_by_vector(vector, topn=None), atol=1e-5)
+  assert many.most_similar('cat', topn=0) == kv.most_similar('cat', topn=0) == []
+
+
+def test_distances_and_means_match_gensim(many):
+  kv = _kv(many)
+  assert many.n_similarity(['w1', 'w2'], ['cat', 'w9', 'w4']) == pytest.approx(
+      float(kv.n_similarity(['w1', 'w2'], ['cat', 'w9', 'w4'])), abs=1e-5)
+  assert many.distance('w1', 'Cat') == pytest.approx(float(kv.distance('w1', 'Cat')), abs=1e-6)
+  np.testing.assert_allclose(many.distances('w3'), kv.distances('w3'), atol=1e-5)
+  np.testing.assert_allclose(many.distances(many.vectors[5], ['w1', 'cat']), kv.distances(many.vectors[5], ['w1', 'cat']),
+                             atol=1e-5)
+  for a, b in (('w1', 'w2'), ('cat', 'w150'), ('Cat', 'cat')):
+    assert many.closer_than(a, b) == kv.closer_than(a, b)
+    assert many.words_closer_than(a, b) == kv.closer_than(a, b)
+    assert many.rank(a, b) == kv.rank(a, b)
+  vector = np.ones(12, np.float32)
+  for keys, weights, pre, post in ((['w1', 'w2'], None, True, False), (['w1', vector, 'bird'], [1.0, -2.0, 3.0], False, True),
+                                   ([vector], None, True, True)):
+    np.testing.assert_allclose(many.get_mean_vector(keys, weights, pre, post), kv.get_mean_vector(keys, weights, pre, post),
+                               atol=1e-6)
+  with pytest.raises(KeyError):
+    many.get_mean_vector(['w1', 'bird'], ignore_missing=False)
+
+
+def test_doesnt_match_warns_about_the_words_it_ignores(many):
+  with pytest.warns(UserWarning, match=r"ignoring words not in the vocabulary: \['bird', 'zebra'\]"):
+    assert many.doesnt_match(['w1', 'zebra', 'w2', 'bird', 'w3']) == _kv(many).doesnt_match(['w1', 'w2', 'w3'])
+
+
+def test_load_limit_and_files_without_a_header_as_gensim(tmp_path, many):
+  many.save(tmp_path / 'v.txt')
+  many.save(tmp_path / 'v.bin', binary=True)
+  for name, binary in (('v.txt', False), ('v.bin', True)):
+    ours = WordVectors.load(tmp_path / name, limit=30)
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / name), binary=binary, limit=30)
+    assert list(ours.words) == kv.index_to_key and len(ours) == 30
+    np.testing.assert_array_equal(ours.vectors, kv.vectors)
+  lines = (tmp_path / 'v.txt').read_text(encoding='utf-8').splitlines()[1:]
+  (tmp_path / 'glove.txt').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+  ours = WordVectors.load(tmp_path / 'glove.txt', no_header=True)
+  kv = KeyedVectors.load_word2vec_format(str(tmp_path / 'glove.txt'), no_header=True)
+  assert list(ours.words) == kv.index_to_key
+  np.testing.assert_array_equal(ours.vectors, kv.vectors)
+  assert len(WordVectors.load(tmp_path / 'glove.txt', no_header=True, limit=4)) == 4
+  with pytest.raises(DataError, match='glove.txt:1: expected a "count dimension" header'):
+    WordVectors.load(tmp_path / 'glove.txt')
+  with pytest.raises(DataError, match='text files only'):
+    WordVectors.load(tmp_path / 'v.bin', no_header=True)
+
+
+def test_to_and_from_gensim_keep_words_and_vectors(many):
+  kv = many.to_gensim()
+  assert isinstance(kv, KeyedVectors) and kv.index_to_key == list(many.words)
+  np.testing.assert_array_equal(kv.vectors, many.vectors)
+  back = WordVectors.from_gensim(kv)
+  assert back.words == many.words
+  np.testing.assert_array_equal(back.vectors, many.vectors)
+  _assert_same_ranking(back.most_similar('cat'), kv.most_similar('cat'))
