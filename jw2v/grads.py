@@ -11,7 +11,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from jw2v.model import cbow_hidden, embedding
+from jw2v.model import cbow_hidden, embedding, hs_live
 
 
 def embedding_backward(dW: jax.Array, idx: jax.Array, dout: jax.Array) -> jax.Array:
@@ -39,7 +39,8 @@ def _score_grads(h_BxH, W_out, target_B, negatives_BxK, weight_B):
 def hs_grads(h_BxH: jax.Array, W_hs: jax.Array, points_BxD: jax.Array, codes_BxD: jax.Array,
              mask_BxD: jax.Array, weight_B: Optional[jax.Array] = None):
   """Gradients of `model.hs_loss` w.r.t. h and W_hs, derived by hand: node d of example b is trained
-  towards t = 1 - code, and d/ds of its loss is sigmoid(s) - t (word2vec.c's g, without the learning rate).
+  towards t = 1 - code, and d/ds of its loss is sigmoid(s) - t (word2vec.c's g, without the learning rate),
+  or 0 for a node scored beyond +-MAX_EXP (word2vec.c skips it).
 
   Returns:
     (dh (B, H), dW_hs (H, V - 1)); repeated inner nodes (every path starts at the root) are summed.
@@ -48,7 +49,7 @@ def hs_grads(h_BxH: jax.Array, W_hs: jax.Array, points_BxD: jax.Array, codes_BxD
     weight_B = jnp.ones(points_BxD.shape[:1], h_BxH.dtype)
   nodes_BxDxH = W_hs.T[points_BxD]
   score_BxD = jnp.einsum('bh,bdh->bd', h_BxH, nodes_BxDxH)
-  dscore_BxD = (jax.nn.sigmoid(score_BxD) - (1.0 - codes_BxD)) * mask_BxD * weight_B[:, None]
+  dscore_BxD = (jax.nn.sigmoid(score_BxD) - (1.0 - codes_BxD)) * hs_live(score_BxD, mask_BxD) * weight_B[:, None]
   dh_BxH = jnp.einsum('bd,bdh->bh', dscore_BxD, nodes_BxDxH)
   dW_hs_T = embedding_backward(jnp.zeros_like(W_hs.T), points_BxD, dscore_BxD[:, :, None] * h_BxH[:, None, :])
   return dh_BxH, dW_hs_T.T

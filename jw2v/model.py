@@ -25,6 +25,12 @@ def init_params(key: jax.Array, vocab_size: int, dim: int, scale: float = 1.0, h
 
   Returns:
     {'W_in': (V, H) uniform in [-scale/H, scale/H), 'W_out': (H, V) zeros}, float32.
+
+  Examples:
+    >>> import jax, jw2v
+    >>> params = jw2v.init_params(jax.random.key(0), vocab_size=5, dim=3)
+    >>> {name: table.shape for name, table in params.items()}
+    {'W_in': (5, 3), 'W_out': (3, 5)}
   """
   W_in = jax.random.uniform(key, (vocab_size, dim), jnp.float32, -scale / dim, scale / dim)
   params = {'W_in': W_in, 'W_out': jnp.zeros((dim, vocab_size), jnp.float32)}
@@ -49,7 +55,23 @@ def extend_params(params: dict, vocab_size: int, *, key: jax.Array, scale: float
 
 
 def embedding(W_in: jax.Array, idx: jax.Array) -> jax.Array:
-  """The Embedding layer: a one-hot row times W_in is the selected row, `W_in[idx]` (shape idx.shape + (H,))."""
+  """The Embedding layer: a one-hot row times W_in is the selected row, `W_in[idx]` (shape idx.shape + (H,)).
+
+  Its gradient adds each row of the upstream gradient into the row it came from (`.at[idx].add`), so a
+  repeated index receives the sum.
+
+  Examples:
+    >>> import jax, jax.numpy as jnp, jw2v
+    >>> W_in = jnp.arange(6.0).reshape(3, 2)
+    >>> jw2v.embedding(W_in, jnp.array([2, 0, 2]))
+    Array([[4., 5.],
+           [0., 1.],
+           [4., 5.]], dtype=float32)
+    >>> jax.grad(lambda W: jw2v.embedding(W, jnp.array([2, 0, 2])).sum())(W_in)
+    Array([[1., 1.],
+           [0., 0.],
+           [2., 2.]], dtype=float32)
+  """
   return W_in[idx]
 
 
@@ -63,6 +85,12 @@ def embedding_dot(W_out: jax.Array, h: jax.Array, target: jax.Array) -> jax.Arra
 
   Returns:
     `sum(h * W_out.T[target], -1)`.
+
+  Examples:
+    >>> import jax.numpy as jnp, jw2v
+    >>> W_out = jnp.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])  # H = 2, V = 3
+    >>> jw2v.embedding_dot(W_out, jnp.array([[1.0, 2.0], [3.0, 4.0]]), jnp.array([2, 0]))
+    Array([4., 3.], dtype=float32)
   """
   return jnp.sum(h * W_out.T[target], axis=-1)
 
@@ -112,21 +140,33 @@ def hs_loss(h_BxH: jax.Array, W_hs: jax.Array, points_BxD: jax.Array, codes_BxD:
   Args:
     h_BxH: hidden vectors.
     W_hs: (H, V - 1) the inner nodes' vectors.
-    points_BxD, codes_BxD, mask_BxD: each target's inner nodes, branches (0 or 1) and path mask
-      (`vocab.HuffmanTree`, rows of the targets).
+    points_BxD: each target's inner nodes, root first (`vocab.HuffmanTree.points_VxD`, rows of the targets).
+    codes_BxD: each target's branches, 0 or 1 (`HuffmanTree.codes_VxD`).
+    mask_BxD: 1 on each target's path, 0 past its end (`HuffmanTree.mask_VxD`).
     weight_B: optional per-example weight (0 for padding).
 
   Returns:
-    Scalar `sum_b w_b * -sum_d mask_bd * log sigmoid((1 - 2 code_bd) * h_b . W_hs[:, point_bd])`: word2vec.c
-    trains each node towards 1 - code.
+    Scalar `sum_b w_b * -sum_d live_bd * log sigmoid((1 - 2 code_bd) * s_bd)`, s_bd = h_b . W_hs[:, point_bd]:
+    word2vec.c trains each node towards 1 - code. A node whose score is beyond +-MAX_EXP is left out
+    (live_bd = mask_bd * (|s_bd| < MAX_EXP), a constant of the loss), as word2vec.c and gensim skip it.
   """
   return hs_logistic_loss(embedding_dot(W_hs, h_BxH[:, None, :], points_BxD), codes_BxD, mask_BxD, weight_B)
 
 
+MAX_EXP = 6.0  # word2vec.c's and gensim's: hierarchical softmax skips a node scored beyond +-MAX_EXP
+
+
+def hs_live(scores_BxD: jax.Array, mask_BxD: jax.Array) -> jax.Array:
+  """The path nodes that hierarchical softmax trains: on the path and scored within +-MAX_EXP (a constant
+  of the loss: no gradient flows through it)."""
+  return mask_BxD * (jnp.abs(jax.lax.stop_gradient(scores_BxD)) < MAX_EXP)
+
+
 def hs_logistic_loss(scores_BxD: jax.Array, codes_BxD: jax.Array, mask_BxD: jax.Array,
                      weight_B: Optional[jax.Array] = None) -> jax.Array:
-  """`hs_loss` from the scores of the paths' inner nodes: each node trained towards 1 - code."""
-  loss_B = -jnp.sum(mask_BxD * jax.nn.log_sigmoid((1.0 - 2.0 * codes_BxD) * scores_BxD), axis=-1)
+  """`hs_loss` from the scores of the paths' inner nodes: each live node trained towards 1 - code."""
+  live_BxD = hs_live(scores_BxD, mask_BxD)
+  loss_B = -jnp.sum(live_BxD * jax.nn.log_sigmoid((1.0 - 2.0 * codes_BxD) * scores_BxD), axis=-1)
   if weight_B is not None:
     loss_B = loss_B * weight_B
   return jnp.sum(loss_B)

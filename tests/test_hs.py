@@ -133,3 +133,47 @@ def test_hs_settings():
     jw2v.Config(negative=0)
   with pytest.raises(jw2v.ConfigError, match='hs'):
     jw2v.Config(hs=True, shard_tables=True)
+
+
+def _gensim_sg_hs_pair(W_in, W_hs, center, points, codes, alpha):
+  """gensim's fast_sentence_sg_hs for one pair, in numpy (a node scored beyond +-6 is skipped)."""
+  W_in, W_hs = W_in.copy(), W_hs.copy()
+  h, work = W_in[center].copy(), np.zeros(W_in.shape[1], np.float32)
+  for point, code in zip(points, codes):
+    f = float(h @ W_hs[:, point])
+    if f <= -6 or f >= 6:
+      continue
+    g = (1 - code - 1 / (1 + np.exp(-f))) * alpha
+    work += g * W_hs[:, point]
+    W_hs[:, point] += g * h
+  W_in[center] += work
+  return W_in, W_hs
+
+
+def test_nodes_scored_beyond_max_exp_are_skipped_as_word2vec_c_does():
+  tree, params = _device_tree(_counts()), _params()
+  params['W_hs'] = 8.0 * params['W_hs']
+  params['W_in'] = 1.5 * jax.random.normal(jax.random.key(8), params['W_in'].shape)  # scores of about +-9:
+  # some nodes beyond +-6, some within
+  center, context = 3, V - 1  # the rarest word: the deepest path
+  depth = int(tree.depth_V[context])
+  points, codes = np.asarray(tree.points_VxD[context][:depth]), np.asarray(tree.codes_VxD[context][:depth])
+  scores = np.asarray(params['W_in'][center] @ params['W_hs'][:, points])
+  assert (np.abs(scores) >= 6).any() and (np.abs(scores) < 6).any(), scores
+  batch = SkipgramBatch(jnp.array([center], jnp.int32), jnp.array([context], jnp.int32), jnp.ones(1, jnp.float32))
+  config = jw2v.Config(model='skipgram', dim=H, hs=True, negative=0)
+  state = jw2v.init_state(config, params, key=jax.random.key(7))
+  state, _ = jax.jit(jw2v.make_step(config))(state, batch, jnp.zeros((1, 0), jnp.int32), jnp.float32(0.1), tree=tree)
+  want_in, want_hs = _gensim_sg_hs_pair(np.asarray(params['W_in']), np.asarray(params['W_hs']), center, points,
+                                        codes, 0.1)
+  got = jw2v.params_of(state)
+  np.testing.assert_allclose(got['W_in'], want_in, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(got['W_hs'], want_hs, rtol=1e-5, atol=1e-6)
+  skipped = points[np.abs(scores) >= 6]
+  np.testing.assert_array_equal(got['W_hs'][:, skipped], np.asarray(params['W_hs'])[:, skipped])
+  # and the reference path's jax.grad agrees with the hand-derived backward on such scores
+  rows = lambda a: a[batch.context_B]
+  h = params['W_in'][batch.center_B]
+  args = (rows(tree.points_VxD), rows(tree.codes_VxD), rows(tree.mask_VxD), batch.weight_B)
+  for mine, auto in zip(hs_grads(h, params['W_hs'], *args), jax.grad(hs_loss, argnums=(0, 1))(h, params['W_hs'], *args)):
+    np.testing.assert_allclose(mine, auto, rtol=1e-5, atol=1e-6)
