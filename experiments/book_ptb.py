@@ -19,7 +19,6 @@ import numpy as np
 
 import jw2v
 from jw2v.corpus import Text, count_words
-from jw2v.run_dir import prepare_output
 from jw2v.vectors import WordVectors
 
 QUERIES = ('you', 'year', 'car', 'toyota')
@@ -56,8 +55,7 @@ def main():
   result = jw2v.train(corpus, vocab, config)
   print(f'trained in {time.perf_counter() - start:.0f}s; loss per epoch: '
         f'{[round(e["loss"], 3) for e in result.history["epochs"]]}')
-  out = prepare_output(args.out, force=True)
-  jw2v.save_run(out, result.params, vocab, config, dict(result.history, corpus='ptb (book: <eos>, one stream)'))
+  jw2v.save_run(args.out, result.params, vocab, config, dict(result.history, corpus='ptb (book: <eos>, one stream)'))
 
   vectors = WordVectors.from_params(result.params, vocab)
   for word in QUERIES:

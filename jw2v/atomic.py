@@ -12,7 +12,8 @@ from pathlib import Path
 def atomic_write(path, mode: str = 'wb', encoding: str | None = None):
   """Opens a temporary file beside `path`; on success it is flushed, synced and renamed over `path`.
 
-  On an exception the temporary file is removed and `path` is left as it was. The file gets the usual
+  On an exception the temporary file is removed and `path` is left as it was (an OSError then names
+  `path`, not the temporary file). The file gets the usual
   permissions (the umask applies), unlike a `tempfile.mkstemp` file.
   """
   path = Path(path)
@@ -24,7 +25,9 @@ def atomic_write(path, mode: str = 'wb', encoding: str | None = None):
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as e:
     with contextlib.suppress(FileNotFoundError):
       os.unlink(tmp)
+    if isinstance(e, OSError) and e.filename in (None, str(tmp)) and e.errno is not None:
+      raise OSError(e.errno, e.strerror, str(path)) from None  # a failed write names the file it was for
     raise

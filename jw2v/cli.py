@@ -120,8 +120,9 @@ def _add_train(sub) -> argparse.ArgumentParser:
                          description='Train word vectors. CORPUS: a UTF-8 text file (one sentence per line), a '
                                      'directory of them, .gz/.bz2 files, a directory written by "jw2v prepare", '
                                      'or a dataset name (ptb, ptb:valid, ptb:test) found under $JW2V_DATA_DIR '
-                                     'or downloaded into the cache. Checkpoints go to DIR/checkpoint.npz; '
-                                     '"jw2v train --resume DIR" continues an interrupted run.')
+                                     'or downloaded into the cache. The run trains in DIR/.training/ (checkpoints '
+                                     'included) and moves its outputs into DIR when all are written; "jw2v '
+                                     'train --resume DIR" continues an interrupted run.')
   train.add_argument('corpus', metavar='CORPUS', nargs='?')
   train.add_argument('--out', metavar='DIR', help='output directory')
   train.add_argument('--resume', metavar='DIR', help='continue the interrupted run in DIR (its corpus and config)')
@@ -158,7 +159,8 @@ def _add_train(sub) -> argparse.ArgumentParser:
                      help='how long processes wait for the coordinator (default 300)')
   group.add_argument('--distributed', action='store_true',
                      help='join a multi-process run configured by the cluster (TPU pod, SLURM, ...)')
-  train.add_argument('--force', action='store_true', help='replace vectors already in DIR')
+  train.add_argument('--force', action='store_true', help='replace the run in DIR: a finished one (kept until '
+                                                          'this run\'s outputs are all written) or an interrupted one')
   train.add_argument('--quiet', action='store_true', help='no progress bar')
   train.set_defaults(func=_train)
   return train

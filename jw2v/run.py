@@ -27,8 +27,8 @@ from jw2v.config import Config
 from jw2v.corpus import Prepared, is_prepared, open_prepared, prepare_corpus, resolve_corpus
 from jw2v.errors import ConfigError, DataError, Jw2vError
 from jw2v.model import extend_params
-from jw2v.run_dir import (CHECKPOINT, Run, load_run, prepare_output, read_run_start, remove_temporaries, save_run,
-                          start_run)
+from jw2v.run_dir import (CHECKPOINT, TRAINING, Run, finish_run, load_run, prepare_output, read_run_start,
+                          remove_temporaries, save_run, start_run)
 from jw2v.train import DivergenceError, TrainingStopped, memory_estimate, size_text, train, train_many
 
 VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length', 'max_final_vocab')
@@ -39,7 +39,7 @@ class JobStopped(Exception):
 
   def __init__(self, out: Path, epoch: int, signum: Optional[int]):
     self.why = signal.Signals(signum).name if signum else 'another process of the run was stopped'
-    super().__init__(f'{self.why}: stopped in epoch {epoch + 1}, checkpoint saved in {out / CHECKPOINT}')
+    super().__init__(f'{self.why}: stopped in epoch {epoch + 1}, checkpoint saved in {out / TRAINING / CHECKPOINT}')
     self.out, self.epoch, self.signum = out, epoch, signum
 
 
@@ -117,8 +117,8 @@ def _open_corpus(corpus: str, out: Path, config: Config, settings: dict, force: 
     ConfigError: settings that contradict how a prepared corpus was prepared, or a prepared corpus to
       continue a run on (its vocabulary is its own).
   """
-  if not is_prepared(corpus):  # process 0 prepares the text into out/corpus; the others then open it there
-    corpus_dir = out / 'corpus'
+  if not is_prepared(corpus):  # process 0 prepares the text into the run's corpus; the others then open it there
+    corpus_dir = out / TRAINING / 'corpus'
     work = (lambda: _prepare_text(corpus, out, corpus_dir, config, force, log, base)) if lead else None
     return after_lead(work) or open_prepared(corpus_dir), config, corpus_dir
   if base is not None:
@@ -148,12 +148,13 @@ def _resumed(out: Path, settings: dict, corpus: Optional[str]):
     raise ConfigError(f'{what}: a resumed run continues as it was configured; start a new run to change it',
                       field=clash[0] if clash else None)
   prepared = open_prepared(corpus_dir)
-  if not (out / CHECKPOINT).is_file():
-    raise DataError(f'{out} has no {CHECKPOINT} to resume from (it stopped before its first checkpoint); '
-                    'start the run again')
-  resume, meta = restore_checkpoint(out / CHECKPOINT, config, len(prepared.vocab))
+  checkpoint = out / TRAINING / CHECKPOINT
+  if not checkpoint.is_file():
+    raise DataError(f'{out} has no {TRAINING}/{CHECKPOINT} to resume from (it stopped before its first '
+                    'checkpoint); start the run again')
+  resume, meta = restore_checkpoint(checkpoint, config, len(prepared.vocab))
   if meta.get('config') != dataclasses.asdict(config) or meta.get('corpus') != fingerprint(prepared):
-    raise DataError(f'{out / CHECKPOINT} belongs to another run (its config or corpus differ from {out})')
+    raise DataError(f'{checkpoint} belongs to another run (its config or corpus differ from {out})')
   return config, prepared, resume, source
 
 
@@ -184,7 +185,7 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
   """Trains one model with checkpoints into out and writes its outputs (process 0); returns the history."""
   lead = jax.process_index() == 0
   if lead:
-    remove_temporaries(out)
+    remove_temporaries(out / TRAINING)
   layout = devices.make_layout(len(prepared.vocab), config.devices, config.shard_tables)
   log(f'{layout.devices} {jax.devices()[0].platform} device(s) in {jax.process_count()} process(es), tables '
       f'{"sharded by rows" if layout.shard_tables else "replicated"}; '
@@ -193,7 +194,7 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
     log(f'skip-gram with {config.centre_negatives} negatives per centre word shared by its pairs, '
         f'{config.batch_size} centres per step (centre_negatives=0: word2vec.c\'s per-pair negatives)')
   meta = {'config': dataclasses.asdict(config), 'corpus': fingerprint(prepared)}
-  save = (lambda c: save_checkpoint(out / CHECKPOINT, c, meta)) if lead else None
+  save = (lambda c: save_checkpoint(out / TRAINING / CHECKPOINT, c, meta)) if lead else None
   with _Signals() as signals:
     try:
       result = train(prepared.corpus, prepared.vocab, config, params=params, progress=progress, resume=resume,
@@ -201,16 +202,34 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
     except TrainingStopped as stopped:
       raise JobStopped(out, stopped.checkpoint.epoch, signals.received[0] if signals.received else None) from None
     except DivergenceError as e:
-      kept = f'the last good checkpoint is {out / CHECKPOINT}' if (out / CHECKPOINT).exists() else 'no checkpoint was written'
+      checkpoint = out / TRAINING / CHECKPOINT
+      kept = f'the last good checkpoint is {checkpoint}' if checkpoint.exists() else 'no checkpoint was written'
       raise DivergenceError(f'{e}; {kept}') from None
   history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words,
                  devices=layout.devices, processes=jax.process_count())
   if lead:
-    save_run(out, result.params, prepared.vocab, config, history)
+    _write_outputs(out, result.params, prepared.vocab, config, history)
   seconds = sum(e['seconds'] for e in history['epochs'])
   log(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
       f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
   return history
+
+
+def _write_outputs(out: Path, params: dict, vocab, config: Config, history: dict) -> None:
+  """The finished run's outputs, into `.training/` and then moved into `out` together.
+
+  Raises:
+    DataError: a write failed; `out` still holds the previous run whole, and the run can be resumed.
+  """
+  try:
+    save_run(out / TRAINING, params, vocab, config, history)
+  except OSError as e:
+    resumable = (f'; this run\'s last checkpoint is in {out / TRAINING}: resume it once there is room (jw2v train '
+                 f'--resume {out})') if (out / TRAINING / CHECKPOINT).exists() else ''
+    failed = out / Path(e.filename).name if e.filename else out  # the file it was for, not its staging copy
+    raise DataError(f'{failed}: {e.strerror or e}; {out} still holds the previous run, '
+                    f'unchanged{resumable}') from None
+  finish_run(out)
 
 
 def _train_sweep(out: Path, models: list, prepared: Prepared, source: str, progress: bool, log) -> list[dict]:
@@ -225,13 +244,14 @@ def _train_sweep(out: Path, models: list, prepared: Prepared, source: str, progr
   for (name, config), result in zip(models, results):
     history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab),
                    raw_words=prepared.corpus.raw_words, sweep=len(models))
-    save_run(out / name, result.params, prepared.vocab, config, history)
+    _write_outputs(out / name, result.params, prepared.vocab, config, history)
     summary.append({'name': name, 'seed': config.seed, 'alpha': config.learning_rate,
                     'loss': history['epochs'][-1]['loss']})
     histories.append(history)
-  with atomic_write(out / 'sweep.json', 'w', encoding='utf-8') as f:
+  with atomic_write(out / TRAINING / 'sweep.json', 'w', encoding='utf-8') as f:
     json.dump({'corpus': source, 'models': summary}, f, indent=2)
     f.write('\n')
+  finish_run(out)
   seconds = sum(e['seconds'] for e in results[0].history['epochs'])
   log(f'trained {len(models)} {configs[0].model} models in {seconds:.1f}s; wrote {out}/sweep.json and '
       f'{", ".join(name for name, _ in models)}')
@@ -267,12 +287,15 @@ def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float 
   Args:
     corpus: a text file, a directory of them, .gz/.bz2 files, a directory written by `prepare_corpus`, or a
       dataset name (`corpus.resolve_corpus`).
-    out: the output directory: vectors.txt, vectors.bin, params.npz, vocab.txt, config.json, history.json
-      (a sweep: one directory per model, and sweep.json), and checkpoint.npz while training.
+    out: the output directory: vectors.txt, vectors.bin, params.npz, vocab.txt, config.json, history.json,
+      run.json, checkpoint.npz and corpus/ (a sweep: one directory per model, and sweep.json). The run
+      trains in out/.training/ and moves its outputs into `out` when all are written (`run_dir`).
     force: replace vectors already in `out`.
     checkpoint_every: seconds between checkpoints, besides one at each epoch end.
     progress: show a progress bar.
-    replicas, seeds, alphas: train a sweep (`sweep_configs`) instead of one model.
+    replicas: train this many models, seeds seed..seed + replicas - 1 (a sweep, `sweep_configs`).
+    seeds: train one model per seed (a sweep).
+    alphas: train one model per starting learning rate (a sweep; with seeds or replicas, every pair).
     init_from: continue the run saved in this directory on the new text `corpus` (gensim's
       `build_vocab(update=True)` then `train`): its config (with `settings` changed), its vocabulary grown
       by the text (`vocab.extend_vocab`) and its trained vectors, new words' rows drawn afresh.
@@ -305,7 +328,6 @@ def train_job(corpus: str, out, *, force: bool = False, checkpoint_every: float 
   if models:
     return _train_sweep(out, models, prepared, str(corpus), progress, log)
   if lead:
-    (out / CHECKPOINT).unlink(missing_ok=True)  # a previous run's (with force)
     start_run(out, config, corpus_dir, str(corpus))
   params = _grown_params(base, len(prepared.vocab), config) if base is not None else None
   if base is not None:
@@ -320,8 +342,11 @@ def resume_job(out, *, corpus: Optional[str] = None, checkpoint_every: float = 3
 
   Args:
     out: the run's output directory.
-    corpus, settings: optional; if given, they must be the run's own (a check, not a change).
-    checkpoint_every, progress, log: as for `train_job`.
+    corpus: optional; if given, it must be the run's own (a check, not a change).
+    checkpoint_every: as for `train_job`.
+    progress: as for `train_job`.
+    log: as for `train_job`.
+    **settings: optional Config fields; if given, they must be the run's own.
 
   Returns:
     The run's history.

@@ -1,9 +1,15 @@
-"""A training output directory: vectors (text and binary), params, vocabulary, config and history."""
+"""A training output directory: vectors (text and binary), params, vocabulary, config and history.
+
+A run trains in the directory's `.training/` (its run.json, checkpoints and prepared corpus) and writes its
+outputs there; only when all are written are they moved into the directory, replacing the previous run's
+(`finish_run`). Until then, and whatever fails, the directory holds the previous run whole.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +23,7 @@ from jw2v.vocab import Vocab, load_vocab, save_vocab
 
 RESULT_FILES = ('vectors.txt', 'vectors.bin', 'params.npz')
 CHECKPOINT = 'checkpoint.npz'
+TRAINING = '.training'  # the run in progress, inside the output directory
 
 
 class Run(NamedTuple):
@@ -28,42 +35,67 @@ class Run(NamedTuple):
 
 
 def prepare_output(path, force: bool = False) -> Path:
-  """Creates the output directory and checks that it can be written, before any training.
+  """Creates the output directory and its `.training/` for a new run, and checks that they can be
+  written, before any training; the previous run in the directory is left as it is.
 
   Raises:
     OutputExistsError: it already holds vectors or params, or an interrupted run's checkpoint, and `force`
       is False.
     DataError: it cannot be created or written.
+
+  Returns:
+    The directory.
   """
   path = Path(path)
   existing = [name for name in RESULT_FILES if (path / name).exists()]
   if existing and not force:
     raise OutputExistsError(f'{path} already holds {", ".join(existing)}; choose another output directory, or '
                             'replace them with force', field='force')
-  if (path / CHECKPOINT).exists() and not force:  # no vectors yet: a run that was stopped
-    raise OutputExistsError(f'{path} holds an interrupted run ({CHECKPOINT}); continue it (jw2v train --resume '
-                            f'{path}, or jw2v.resume_job), or replace it with force', field='force')
+  if (path / TRAINING / CHECKPOINT).exists() and not force:
+    raise OutputExistsError(f'{path} holds an interrupted run ({TRAINING}/{CHECKPOINT}); continue it (jw2v train '
+                            f'--resume {path}, or jw2v.resume_job), or replace it with force', field='force')
   try:
-    path.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path / '.write-test', 'wb'):
+    shutil.rmtree(path / TRAINING, ignore_errors=True)
+    (path / TRAINING).mkdir(parents=True)
+    with atomic_write(path / TRAINING / '.write-test', 'wb'):
       pass
-    os.unlink(path / '.write-test')
+    os.unlink(path / TRAINING / '.write-test')
   except OSError as e:
     raise DataError(f'cannot write to output directory {path}: {e.strerror}') from None
   return path
 
 
 def start_run(path, config: Config, corpus_dir, source: str) -> None:
-  """Records what a run trains on, before it starts, in run.json: its config, prepared corpus and source.
-
-  (config.json is written with the other outputs, at the end, so that a run that fails leaves the
-  previous outputs of the directory consistent.)
-  """
+  """Records what a run trains on, before it starts, in `.training/run.json`: its config, prepared corpus
+  (relative to `path` when inside it, so that it stays right when the run is moved in) and source."""
   path = Path(path)
-  with atomic_write(path / 'run.json', 'w', encoding='utf-8') as f:
-    json.dump({'corpus': str(Path(corpus_dir).resolve()), 'source': source,
-               'config': json.loads(config.to_json())}, f, indent=2)
+  corpus_dir = Path(corpus_dir).resolve()
+  inside = corpus_dir.is_relative_to((path / TRAINING).resolve())
+  with atomic_write(path / TRAINING / 'run.json', 'w', encoding='utf-8') as f:
+    json.dump({'corpus': str(corpus_dir.relative_to((path / TRAINING).resolve()) if inside else corpus_dir),
+               'source': source, 'config': json.loads(config.to_json())}, f, indent=2)
     f.write('\n')
+
+
+def finish_run(path) -> None:
+  """Moves everything the run wrote in `.training/` into the directory, replacing the previous run's files
+  (renames, which need no room on the disk), and removes `.training/`."""
+  path = Path(path)
+  for entry in sorted((path / TRAINING).iterdir()):
+    replace_entry(entry, path / entry.name)
+  (path / TRAINING).rmdir()
+
+
+def replace_entry(source: Path, target: Path) -> None:
+  """Renames a file or directory over `target` (a directory there is moved aside, then deleted)."""
+  if target.is_dir() and not target.is_symlink():
+    trash = target.with_name(f'.{target.name}.old')
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(target, trash)
+    os.replace(source, target)
+    shutil.rmtree(trash, ignore_errors=True)
+  else:
+    os.replace(source, target)
 
 
 def read_run_start(path) -> tuple[Config, Path, str]:
@@ -73,26 +105,49 @@ def read_run_start(path) -> tuple[Config, Path, str]:
     DataError: the directory holds no run that can be resumed.
   """
   path = Path(path)
-  if not (path / 'run.json').is_file():
-    raise DataError(f'{path} holds no run to resume (it has no run.json); start it again')
+  record = path / TRAINING / 'run.json'
+  if not record.is_file() and (path / 'run.json').is_file():
+    raise DataError(f'the run in {path} has finished: there is nothing to resume (a new run replaces it with force)')
+  if not record.is_file():
+    raise DataError(f'{path} holds no run to resume (it has no {TRAINING}/run.json); start it again')
   try:
-    run = json.loads((path / 'run.json').read_text(encoding='utf-8'))
+    run = json.loads(record.read_text(encoding='utf-8'))
     config = Config.from_dict(run['config'])
   except (ValueError, KeyError, TypeError) as e:
-    raise DataError(f'{path}/run.json: cannot read the run to resume: {e}') from None
-  return config, Path(run['corpus']), run['source']
+    raise DataError(f'{record}: cannot read the run to resume: {e}') from None
+  return config, path / TRAINING / run['corpus'], run['source']
 
 
 def remove_temporaries(path) -> None:
-  """Deletes the temporary files that a killed write may have left in `path` (`atomic_write`'s names)."""
+  """Deletes what a killed write may have left in `path` (`atomic_write`'s names, `save_run`'s staging)."""
   for tmp in Path(path).glob('.*.tmp'):
     tmp.unlink(missing_ok=True)
+  shutil.rmtree(Path(path) / '.saving', ignore_errors=True)
 
 
 def save_run(path, params: dict, vocab: Vocab, config: Config, history: dict) -> None:
-  """Writes every output file of a run into `path` (created if needed), each atomically."""
+  """Writes every output file of a run into `path` (created if needed), all or none: they are written
+  beside it first and replace the files there only when every one is complete.
+
+  Raises:
+    OSError: a write failed (naming the file); `path` is as it was.
+  """
   path = Path(path)
   path.mkdir(parents=True, exist_ok=True)
+  staging = path / '.saving'
+  shutil.rmtree(staging, ignore_errors=True)
+  staging.mkdir()
+  try:
+    _write_outputs(staging, params, vocab, config, history)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  for entry in sorted(staging.iterdir()):
+    os.replace(entry, path / entry.name)
+  staging.rmdir()
+
+
+def _write_outputs(path: Path, params: dict, vocab: Vocab, config: Config, history: dict) -> None:
   params = {k: np.asarray(v) for k, v in params.items()}
   vectors = WordVectors.from_params(params, vocab)
   vectors.save(path / 'vectors.txt', binary=False)

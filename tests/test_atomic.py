@@ -26,3 +26,12 @@ def test_success_replaces_and_respects_umask(tmp_path):
     os.umask(old)
   assert path.read_bytes() == b'new'
   assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_write_names_the_file_it_was_for(tmp_path):
+  path = tmp_path / 'vectors.bin'
+  with pytest.raises(OSError) as raised:
+    with atomic_write(path) as f:
+      f.write(b'half')
+      raise OSError(28, 'No space left on device')
+  assert raised.value.errno == 28 and raised.value.filename == str(path) and not list(tmp_path.iterdir())

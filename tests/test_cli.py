@@ -208,7 +208,7 @@ def test_signals_checkpoint_and_resume_exactly(tmp_path, long_corpus, uninterrup
   import time
   out = tmp_path / 'run'
   proc = _jw2v('train', str(long_corpus), '--out', str(out), *LONG_RUN, '--checkpoint-every', '0.2')
-  _wait_for(out / 'checkpoint.npz')
+  _wait_for(out / '.training' / 'checkpoint.npz')
   time.sleep(0.3)
   proc.send_signal(signum)
   assert proc.wait(timeout=60) == 128 + signum
@@ -220,7 +220,7 @@ def test_signals_checkpoint_and_resume_exactly(tmp_path, long_corpus, uninterrup
   # a new run into the stopped run's directory is refused (its checkpoint would be lost), unless --force
   fresh = _jw2v('train', str(long_corpus), '--out', str(out), *LONG_RUN)
   assert fresh.wait(timeout=120) == 1
-  assert f'holds an interrupted run (checkpoint.npz); continue it (jw2v train --resume {out}' in fresh.stderr.read()
+  assert f'holds an interrupted run (.training/checkpoint.npz); continue it (jw2v train --resume {out}' in fresh.stderr.read()
   resumed = _jw2v('train', '--resume', str(out), '--quiet')
   assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
   np.testing.assert_array_equal(np.load(out / 'params.npz')['W_in'], uninterrupted)
@@ -243,17 +243,17 @@ def test_sigkill_during_checkpoint_writes_leaves_a_loadable_checkpoint(tmp_path)
   out = tmp_path / 'run'
   args, mid_write = ['train', str(text), '--out', str(out), *settings], 0
   for _ in range(3):
-    stale = {p.name for p in out.glob('.checkpoint.npz.*.tmp')}
+    stale = {p.name for p in (out / '.training').glob('.checkpoint.npz.*.tmp')}
     proc = _jw2v(*args)
     deadline = time.monotonic() + 120
-    while not ((out / 'checkpoint.npz').exists() and set(p.name for p in out.glob('.checkpoint.npz.*.tmp')) - stale):
+    while not ((out / '.training' / 'checkpoint.npz').exists() and set(p.name for p in (out / '.training').glob('.checkpoint.npz.*.tmp')) - stale):
       assert proc.poll() is None and time.monotonic() < deadline, 'no checkpoint was being written'
       time.sleep(0.001)
     proc.kill()  # SIGKILL, while this process writes a checkpoint
     proc.wait()
-    mid_write += bool(set(p.name for p in out.glob('.checkpoint.npz.*.tmp')) - stale)
+    mid_write += bool(set(p.name for p in (out / '.training').glob('.checkpoint.npz.*.tmp')) - stale)
     config, corpus_dir, _ = read_run_start(out)
-    jw2v.restore_checkpoint(out / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))  # loadable
+    jw2v.restore_checkpoint(out / '.training' / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))  # loadable
     args = ['train', '--resume', str(out), '--quiet', '--checkpoint-every', '1e-6']
   assert mid_write >= 1, 'no kill landed in the middle of a checkpoint write'
   final = _jw2v(*args)
@@ -266,13 +266,17 @@ def test_resume_refuses_what_contradicts_the_run(tmp_path, capsys, corpus_file):
   out = tmp_path / 'run'
   assert main(['train', str(corpus_file), '--out', str(out), '--min-count', '1', '--epochs', '1', '--dim', '8',
                '--quiet']) == 0
+  _fails(capsys, ['train', '--resume', str(out)], f'the run in {out} has finished: there is nothing to resume')
+  (out / '.training').mkdir()  # as killed after its last checkpoint, before its outputs were moved in
+  for name in ('run.json', 'checkpoint.npz', 'corpus'):
+    os.replace(out / name, out / '.training' / name)
   _fails(capsys, ['train', '--resume', str(out), '--dim', '9'], '--dim 9 (the run has 8)', 'start a new run')
   _fails(capsys, ['train', '--resume', str(tmp_path / 'nothing')], 'holds no run to resume')
-  data = (out / 'checkpoint.npz').read_bytes()
-  (out / 'checkpoint.npz').write_bytes(data[:len(data) // 3])
+  data = (out / '.training' / 'checkpoint.npz').read_bytes()
+  (out / '.training' / 'checkpoint.npz').write_bytes(data[:len(data) // 3])
   _fails(capsys, ['train', '--resume', str(out)], 'checkpoint.npz is damaged or truncated')
-  (out / 'checkpoint.npz').unlink()
-  _fails(capsys, ['train', '--resume', str(out)], 'has no checkpoint.npz to resume from')
+  (out / '.training' / 'checkpoint.npz').unlink()
+  _fails(capsys, ['train', '--resume', str(out)], 'has no .training/checkpoint.npz to resume from')
   _fails(capsys, ['train', '--out', str(tmp_path / 'x')], 'train needs CORPUS and --out')
   _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'y'), '--checkpoint-every', '0'],
          '--checkpoint-every must be > 0')
@@ -346,9 +350,9 @@ def test_a_runaway_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(t
   _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--model', 'skipgram', '--min-count', '1',
                   '--epochs', '3', '--dim', '8', '--alpha', '2', '--quiet'],
          'per example at step', '(epoch 3); try a lower learning rate (alpha, now 2.0)',
-         f'the last good checkpoint is {out / "checkpoint.npz"}')
+         f'the last good checkpoint is {out / ".training" / "checkpoint.npz"}')
   config, corpus_dir, _ = read_run_start(out)
-  good, _ = jw2v.restore_checkpoint(out / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))
+  good, _ = jw2v.restore_checkpoint(out / '.training' / 'checkpoint.npz', config, len(jw2v.open_prepared(corpus_dir).vocab))
   assert (good.epoch, good.block, good.step) == (2, 0, 0) and len(good.history) == 2
   assert not (out / 'vectors.txt').exists() and not (out / 'vectors.bin').exists()
 
@@ -487,3 +491,67 @@ def test_missing_extra_and_wrongly_typed_arguments_give_the_usage_line(capsys, c
                                          ('--no-such-thing', 'see jw2v train --help')])
 def test_unknown_flags_get_the_flag_meant(capsys, flag, meant):
   assert meant in _usage_error(capsys, ['train', 'c.txt', '--out', 'x', flag, '1'])
+
+
+def test_a_failed_write_keeps_the_previous_run_whole_and_names_the_file(tmp_path, capsys, corpus_file, monkeypatch):
+  out = tmp_path / 'run'
+  small = ['--min-count', '1', '--epochs', '1', '--quiet']
+  assert main(['train', str(corpus_file), '--out', str(out), '--dim', '8', *small]) == 0
+  files = lambda: {str(p.relative_to(out)): p.read_bytes() for p in out.rglob('*')
+                   if p.is_file() and '.training' not in p.parts}
+  before = files()
+  savez = np.savez
+
+  def full_disk(f, **arrays):
+    if 'W_in' not in arrays:  # checkpoints
+      return savez(f, **arrays)
+    f.write(b'PK\x03\x04 half a zip')
+    raise OSError(28, 'No space left on device')
+
+  monkeypatch.setattr(np, 'savez', full_disk)
+  _fails(capsys, ['train', str(corpus_file), '--out', str(out), '--dim', '9', '--force', *small],
+         f'error: {out / "params.npz"}: No space left on device; {out} still holds the previous run, unchanged',
+         f'resume it once there is room (jw2v train --resume {out})')
+  assert files() == before  # run.json, config, vectors, checkpoint and corpus: all the previous run's
+  monkeypatch.undo()
+  assert main(['train', '--resume', str(out), '--quiet']) == 0
+  assert jw2v.load_run(out).params['W_in'].shape[1] == 9 and json.loads((out / 'run.json').read_text())['config']['dim'] == 9
+  assert not (out / '.training').exists()
+
+
+def _stderr_on_a_terminal(argv) -> str:
+  import fcntl
+  import pty
+  import struct
+  import termios
+  master, slave = pty.openpty()
+  fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 100, 0, 0))  # a terminal 100 columns wide
+  proc = subprocess.Popen([sys.executable, '-m', 'jw2v', *argv], stdout=subprocess.DEVNULL, stderr=slave)
+  os.close(slave)
+  chunks = []
+  while True:
+    try:
+      chunk = os.read(master, 4096)
+    except OSError:  # the other end closed
+      break
+    if not chunk:
+      break
+    chunks.append(chunk)
+  os.close(master)
+  assert proc.wait(timeout=300) == 0
+  return b''.join(chunks).decode('utf-8', 'replace')
+
+
+def test_progress_is_a_line_per_epoch_and_a_bar_only_on_a_terminal(tmp_path, corpus_file):
+  argv = ['train', str(corpus_file), '--out', str(tmp_path / 'a'), '--min-count', '1', '--dim', '8', '--epochs', '3']
+  piped = subprocess.run([sys.executable, '-m', 'jw2v', *argv], capture_output=True, text=True, timeout=300)
+  assert piped.returncode == 0 and '\r' not in piped.stderr
+  epochs = [line for line in piped.stderr.splitlines() if line.startswith('epoch ')]
+  assert [line.split(':')[0] for line in epochs] == ['epoch 1/3', 'epoch 2/3', 'epoch 3/3']
+  assert all(' words/s, ' in line and line.endswith('s elapsed') for line in epochs), epochs
+  history = json.loads((tmp_path / 'a' / 'history.json').read_text())
+  assert [f'loss {e["loss"]:.4f}' in line for e, line in zip(history['epochs'], epochs)] == [True] * 3
+  shown = _stderr_on_a_terminal([*argv[:3], str(tmp_path / 'b'), *argv[4:]])
+  assert '\r' in shown and 'word/s' in shown  # the bar, redrawn
+  kept = [line.split(':')[0] for line in shown.replace('\r', '\n').splitlines() if line.endswith('s elapsed')]
+  assert kept == ['epoch 1/3', 'epoch 2/3', 'epoch 3/3']  # each on a line of its own, not overdrawn

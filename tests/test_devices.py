@@ -321,7 +321,7 @@ def test_a_signal_to_one_process_stops_all_and_the_run_resumes(tmp_path):
   out = tmp_path / 'run'
   procs = _two_processes(['train', *settings, '--out', str(out), '--checkpoint-every', '0.2'], _free_port())
   deadline = time.monotonic() + 120
-  while not (out / 'checkpoint.npz').exists():
+  while not (out / '.training' / 'checkpoint.npz').exists():
     assert time.monotonic() < deadline and all(p.poll() is None for p in procs), 'no checkpoint was written'
     time.sleep(0.01)
   procs[1].send_signal(signal.SIGTERM)

@@ -26,7 +26,7 @@ def _vectors(out):
 def _signal_once_training(out, signum):
   """Sends `signum` to this process once `out` holds a checkpoint: training has started."""
   deadline = time.monotonic() + 120
-  while not (out / 'checkpoint.npz').exists() and time.monotonic() < deadline:
+  while not (out / '.training' / 'checkpoint.npz').exists() and time.monotonic() < deadline:
     time.sleep(0.01)
   os.kill(os.getpid(), signum)
 
@@ -45,7 +45,7 @@ def test_a_job_stopped_by_a_signal_resumes_to_the_same_vectors(tmp_path, corpus_
   sender.join()
   assert raised.value.signum == signal.SIGTERM and raised.value.out == stopped
   assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the job's handlers are gone
-  assert not (stopped / 'vectors.txt').exists() and (stopped / 'checkpoint.npz').exists()
+  assert not (stopped / 'vectors.txt').exists() and (stopped / '.training' / 'checkpoint.npz').exists()
   with pytest.raises(jw2v.ConfigError) as clash:
     jw2v.resume_job(stopped, window=3, log=lambda *a: None)
   assert clash.value.field == 'window' and 'window 3 (the run has 5)' in str(clash.value)

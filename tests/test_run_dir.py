@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import jw2v
-from jw2v.run_dir import prepare_output
+from jw2v.run_dir import finish_run, prepare_output
 from conftest import write_text
 
 
@@ -46,8 +46,23 @@ def test_output_directory_with_vectors_is_refused(tmp_path):
   with pytest.raises(jw2v.OutputExistsError, match='vectors.bin'):
     prepare_output(tmp_path)
   assert prepare_output(tmp_path, force=True) == tmp_path
-  assert (tmp_path / 'vectors.bin').read_bytes() == b'precious'
-  assert [p.name for p in tmp_path.iterdir()] == ['vectors.bin']  # no write-test file left behind
+  assert (tmp_path / 'vectors.bin').read_bytes() == b'precious'  # the previous run stays until the new one is done
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['.training', 'vectors.bin']
+  assert not list((tmp_path / '.training').iterdir())  # no write-test file left behind
+
+
+def test_finish_run_moves_the_new_run_in_whole(tmp_path):
+  (tmp_path / 'corpus').mkdir()
+  (tmp_path / 'corpus' / 'old.npy').write_bytes(b'old')
+  (tmp_path / 'vectors.txt').write_text('old')
+  (tmp_path / 'keep.txt').write_text('not a run file')
+  prepare_output(tmp_path, force=True)
+  (tmp_path / '.training' / 'corpus').mkdir()
+  (tmp_path / '.training' / 'corpus' / 'ids.npy').write_bytes(b'new')
+  (tmp_path / '.training' / 'vectors.txt').write_text('new')
+  finish_run(tmp_path)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['corpus', 'keep.txt', 'vectors.txt']
+  assert [p.name for p in (tmp_path / 'corpus').iterdir()] == ['ids.npy'] and (tmp_path / 'vectors.txt').read_text() == 'new'
 
 
 def test_incomplete_run_directory(tmp_path):

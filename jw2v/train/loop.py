@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import sys
 import time
 from typing import Callable, Iterator, NamedTuple, Optional, Sequence
 
@@ -120,8 +121,8 @@ class _Dispatch(NamedTuple):
 class LossBook:
   """The running epoch's loss totals (per model), its finished epochs, and the dispatches not read yet."""
 
-  def __init__(self, config: Config, models: int, resume: Checkpoint, bar, untrained: float):
-    self.config, self.models, self.bar, self.untrained = config, models, bar, untrained
+  def __init__(self, config: Config, models: int, resume: Checkpoint, bar, untrained: float, show: bool = False):
+    self.config, self.models, self.bar, self.untrained, self.show = config, models, bar, untrained, show
     self.epochs_R = [list(resume.history) for _ in range(models)]
     self.epoch, self.loss_R, self.examples = resume.epoch, np.full(models, resume.epoch_loss), resume.epoch_examples
     self.seconds, self.since = resume.epoch_seconds, time.perf_counter()
@@ -160,6 +161,16 @@ class LossBook:
                                'seconds': seconds, 'words_per_sec': raw_words / seconds, 'examples': self.examples})
     self.epoch, self.loss_R, self.examples = self.epoch + 1, np.zeros(self.models), 0
     self.seconds, self.since = 0.0, time.perf_counter()
+    if self.show:  # above the bar on a terminal, and the only output elsewhere
+      tqdm.write(self.epoch_line(), file=sys.stderr)
+
+  def epoch_line(self) -> str:
+    """The line that reports the last finished epoch: epoch, loss (per model), words/s, time so far."""
+    last = [epochs[-1] for epochs in self.epochs_R]
+    elapsed = sum(e['seconds'] for e in self.epochs_R[0])
+    losses = ' '.join(f'{e["loss"]:.4f}' for e in last)
+    return (f'epoch {last[0]["epoch"]}/{self.config.epochs}: loss {losses}, {last[0]["words_per_sec"]:,.0f} words/s, '
+            f'{elapsed:.1f}s elapsed')
 
 
 class _Run(NamedTuple):
@@ -365,6 +376,12 @@ def _results(state, run: _Run, book: LossBook, history: dict, step: int) -> list
           for r in range(len(run.configs))]
 
 
+def _live_display() -> bool:
+  """Whether a progress bar can redraw itself: stderr is a terminal, or this is a notebook (tqdm.auto
+  draws a widget there); elsewhere (a file, a pipe) it would be one long line of carriage returns."""
+  return sys.stderr.isatty() or 'ipykernel' in sys.modules
+
+
 def train_models(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, params: Optional[dict] = None,
                  optimizer: Optional[optax.GradientTransformation] = None, progress: bool = True,
                  resume: Optional[Checkpoint] = None, checkpoint: Optional[Callable[[Checkpoint], None]] = None,
@@ -390,10 +407,11 @@ def train_models(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, par
         host = host_state(state, run.vocab_size, run.config.dim)
         return [TrainResult(host.as_params(), {'epochs': list(run.here.history), **history, 'finish_seconds': 0.0})]
       corpus_words = len(corpus.ids)
+      show = progress and jax.process_index() == 0
       with tqdm(total=corpus_words * run.config.epochs, unit='word', unit_scale=True, dynamic_ncols=True,
-                disable=not progress or jax.process_index() != 0, smoothing=0.1,
+                disable=not (show and _live_display()), smoothing=0.1,
                 initial=run.here.epoch * corpus_words + first.start) as bar:
-        book = LossBook(run.config, len(run.configs), run.here, bar, run.untrained)
+        book = LossBook(run.config, len(run.configs), run.here, bar, run.untrained, show)
         hooks = Hooks(checkpoint, checkpoint_every, should_stop, tuple(callbacks))
         state, step = _loop(run, state, first, feed, multi_step, make_examples, book, hooks)
   return _results(state, run, book, history, step)
@@ -413,7 +431,8 @@ def train(corpus: Corpus, vocab: Vocab, config: Config, *, params: Optional[dict
     params: initial params to continue from; default `init_params` with `config.seed`.
     optimizer: reference path only: any optax GradientTransformation (default: `config.optimizer`, whose
       learning rate follows `learning_rate_schedule`; a transformation given here uses its own schedule).
-    progress: show a progress bar (epoch, words/s, running loss).
+    progress: show a progress bar (words/s, running loss) on a terminal or in a notebook, and a line per
+      finished epoch (epoch, loss, words/s, time so far) on stderr, which is all that a file or a pipe gets.
     resume: continue from this checkpoint (the same corpus and config): the result is the same as that of
       the run that was stopped, had it not been.
     checkpoint: called with a Checkpoint at the end of every epoch, every `checkpoint_every` seconds, and
