@@ -330,6 +330,12 @@ def noise(counts, exponent: float = 0.75, rare_from: Optional[int] = None) -> No
 
   Returns:
     Noise.
+
+  Examples:
+    >>> import jax, jw2v
+    >>> noise = jw2v.noise([100, 10, 1])
+    >>> jw2v.draw_negatives(jax.random.key(0), noise, (2, 5)).shape
+    (2, 5)
   """
   counts = np.asarray(counts)
   table = jax.device_put(vocab_lib.noise_alias(vocab_lib.noise_cdf(counts, exponent)))

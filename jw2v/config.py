@@ -39,7 +39,8 @@ class Config:
   `hs=True` trains hierarchical softmax (word2vec.c's `-hs 1`, gensim's `hs=1`): each target word's
   path through a Huffman tree of the vocabulary (`vocab.huffman_tree`) is a series of binary choices
   scored against the inner nodes' vectors (the params' `W_hs`, (dim, V - 1)). With `negative=0` it is
-  the only output layer; with both, each example trains both, as word2vec.c does.
+  the only output layer; with both, each example trains both, as word2vec.c does. As in word2vec.c and
+  gensim, a node whose score is beyond +-6 is left out of the update (`model.MAX_EXP`).
 
   `cbow_mean=False` makes CBOW's h the sum of the context vectors instead of their mean (gensim's
   `cbow_mean=0`; every context row then receives the full update, the exact gradient of the sum).
@@ -57,6 +58,18 @@ class Config:
   vocabulary about 20 % faster; no vocabulary of 16,384 words or fewer is affected) and 0 everywhere else.
   `batch_size=None` is 1024 examples per step (pairs for skip-gram, centres for CBOW), or with
   `centre_negatives` as many centres as hold about 1024 pairs at most (`centre_batch_size`).
+
+  Examples:
+    >>> import jw2v
+    >>> config = jw2v.Config(model='skipgram', dim=50)
+    >>> config.window, config.negative, config.learning_rate
+    (5, 5, 0.025)
+    >>> config.resolved('cpu').batch_size
+    1024
+    >>> jw2v.Config(dim=0)
+    Traceback (most recent call last):
+    ...
+    jw2v.errors.ConfigError: dim must be a whole number >= 1, got 0
   """
   model: str = 'cbow'
   dim: int = 100

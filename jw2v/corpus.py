@@ -310,7 +310,9 @@ def load_corpus(source, min_count: int = 5, max_vocab_size: Optional[int] = None
     source: a text file, a directory of them, .gz / .bz2 files (`read_text`), or in-memory sentences: any
       iterable of token lists, e.g. `[['the', 'cat', 'sat'], ['a', 'dog']]` or a generator (gensim's
       `sentences`; read once). The same sentences as lines of a file give the same vocabulary and ids.
-    min_count, max_vocab_size, max_final_vocab: the vocabulary (`build_vocab`).
+    min_count: the vocabulary's threshold (`build_vocab`).
+    max_vocab_size: keep at most this many words (`build_vocab`).
+    max_final_vocab: raise min_count to keep at most this many words (`build_vocab`).
     max_sentence_length: longer sentences are cut into chunks of this many tokens.
     base_vocab: continue a trained run on new text: the vocabulary is `base_vocab` grown by this text
       (`vocab.extend_vocab`: old ids kept, counts merged, new words of at least min_count appended);
@@ -403,7 +405,11 @@ def prepare_corpus(source, out, min_count: int = 5, max_vocab_size: Optional[int
   Args:
     source: a text file, a directory of them, or .gz / .bz2 files (`pieces`).
     out: output directory (created).
-    min_count, max_vocab_size, max_sentence_length, max_final_vocab, base_vocab: as in `load_corpus`.
+    min_count: as in `load_corpus`.
+    max_vocab_size: as in `load_corpus`.
+    max_sentence_length: as in `load_corpus`.
+    max_final_vocab: as in `load_corpus`.
+    base_vocab: as in `load_corpus`.
     piece_bytes: how much text is read at a time.
 
   Returns:

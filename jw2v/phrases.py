@@ -102,7 +102,10 @@ def phrases(source, out, *, min_count: int = 5, threshold: float = 10.0, scoring
   Args:
     source: a text file, a directory of them, or .gz / .bz2 files (`corpus.pieces`).
     out: the text file to write (replaced atomically: a failed run leaves the old one).
-    min_count, threshold, scoring, delimiter: gensim's `Phrases` settings and defaults.
+    min_count: ignore pairs seen fewer times (gensim's `Phrases` default, 5).
+    threshold: the score a pair must pass (gensim's default, 10; between -1 and 1 for npmi).
+    scoring: 'default' (word2phrase's score) or 'npmi'.
+    delimiter: what joins a phrase's words.
     force: replace `out` if it exists.
     max_vocab_size: how many words and pairs the counts may hold before the rarest are dropped.
 

@@ -72,7 +72,9 @@ class WordVectors:
 
     Args:
       path: a directory written by `jw2v train`, or a vectors file.
-      limit, binary, no_header: as for `word2vec_format.read_word2vec` (gensim's `load_word2vec_format`).
+      limit: read only the first this many vectors (gensim's `load_word2vec_format`).
+      binary: binary format; None: binary when the name ends in .bin.
+      no_header: a text file without the "count dimension" first line.
 
     Raises:
       DataError: the path is missing or the file is malformed (naming the file and line).
@@ -252,11 +254,21 @@ class WordVectors:
         or vector alone is taken as a list of one.
       negative: the same, counting negatively (weight -1).
       topn: how many results; None: the similarity of every word searched, as an array.
-      clip_start, clip_end: search only rows clip_start to clip_end.
+      clip_start: search only rows from this one on.
+      clip_end: search only rows before this one.
       restrict_vocab: search only the first this many words (the most frequent ones); overrides the clips.
 
     Returns:
       [(word, similarity)], most similar first, the query words excluded; with topn=None an array.
+
+    Examples:
+      >>> import numpy as np, jw2v
+      >>> vectors = jw2v.WordVectors(('king', 'queen', 'man', 'woman'),
+      ...                            np.array([[1, 1], [1, -1], [0.9, 1.1], [0.8, -1.2]], np.float32))
+      >>> [word for word, _ in vectors.most_similar(positive=['queen', 'man'], negative=['woman'], topn=1)]
+      ['king']
+      >>> vectors.most_similar('king', topn=None).shape
+      (4,)
     """
     if isinstance(topn, Integral) and topn < 1:
       return []
@@ -290,7 +302,9 @@ class WordVectors:
     """3CosMul (Levy and Goldberg, 2014): prod((1 + cos(w, p)) / 2) / (prod((1 + cos(w, n)) / 2) + 1e-6).
 
     Args:
-      positive, negative, topn: as in `most_similar` (at least one positive word is needed).
+      positive: words that count positively (at least one).
+      negative: words that count negatively.
+      topn: how many results.
       restrict_vocab: search only the first this many words. (gensim 4.4 accepts this argument but
         ignores it; here it is honoured.)
 

@@ -56,6 +56,12 @@ def build_vocab(counts: collections.Counter, min_count: int = 5, max_vocab_size:
 
   Returns:
     The Vocab. Ties in count keep their first-occurrence order (Python's sort is stable).
+
+  Examples:
+    >>> import collections, jw2v
+    >>> vocab = jw2v.build_vocab(collections.Counter('the cat sat on the mat the end'.split()), min_count=1)
+    >>> vocab.words[:3], vocab.counts[:3].tolist()
+    (('the', 'cat', 'sat'), [3, 1, 1])
   """
   min_count = final_min_count(counts, min_count, max_final_vocab)
   kept = [(w, c) for w, c in counts.items() if c >= min_count]
@@ -111,6 +117,16 @@ def huffman_tree(counts) -> HuffmanTree:
 
   Args:
     counts: (V,) word counts, V >= 2.
+
+  Returns:
+    HuffmanTree: each word's inner nodes from the root down (`points_VxD`), branches (`codes_VxD`), path
+    mask and depth, padded to the deepest path.
+
+  Examples:
+    >>> from jw2v.vocab import huffman_tree
+    >>> tree = huffman_tree([5, 3, 2, 1])
+    >>> tree.depth_V.tolist()  # the most frequent word has the shortest code
+    [1, 2, 3, 3]
   """
   counts = np.asarray(counts, np.int64)
   V = len(counts)

@@ -167,7 +167,12 @@ def cbow_step(state: SparseState, batch: CbowBatch, negatives_BxK: jax.Array, lr
   """One SGD step of CBOW: h = the mean (or sum) of the context rows, target the centre word.
 
   Args:
-    state, negatives_BxK, lr, rows, models, tree: as for `skipgram_step`.
+    state: as for `skipgram_step`.
+    negatives_BxK: as for `skipgram_step`.
+    lr: as for `skipgram_step`.
+    rows: as for `skipgram_step`.
+    models: as for `skipgram_step`.
+    tree: as for `skipgram_step`.
     batch: CbowBatch.
     full_error: with `mean`: True (word2vec.c, gensim's cbow_mean=1): every context row receives the full
       update of h. False: each receives update/count, which is what `jax.grad` of the mean gives.

@@ -26,7 +26,8 @@ def train_many(corpus: Corpus, vocab: Vocab, configs: Sequence[Config], *, progr
   trained alone only in that draw. The models train on one device, without checkpoints.
 
   Args:
-    corpus, vocab: as for `train`.
+    corpus: as for `train`.
+    vocab: as for `train`.
     configs: one Config per model.
     progress: show a progress bar.
     models_per_step: how many models one step updates together (the vmapped step, on their stacked
