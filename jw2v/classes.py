@@ -64,6 +64,12 @@ def _nearest(unit_NxH, centroids_KxH):
   return jax.lax.map(lambda block_BxH: jnp.argmax(block_BxH @ centroids_KxH.T, axis=1), blocks).reshape(-1)
 
 
+def check_classes_output(path, force: bool = False) -> None:
+  """Raises OutputExistsError if `path` exists and `force` is False (`save_classes` would refuse it)."""
+  if Path(path).exists() and not force:
+    raise OutputExistsError(f'{path} already exists; choose another --out, or pass --force')
+
+
 def save_classes(path, words, classes, force: bool = False) -> None:
   """Writes `word class` lines sorted by class (words of a class in vocabulary order), as word2vec.c's
   demo-classes.sh leaves them; atomically.
@@ -74,9 +80,7 @@ def save_classes(path, words, classes, force: bool = False) -> None:
     classes: (V,) the class of each word (`word_classes`).
     force: replace the file if it exists.
   """
-  path = Path(path)
-  if path.exists() and not force:
-    raise OutputExistsError(f'{path} already exists; choose another --out, or pass --force')
+  check_classes_output(path, force)
   order = np.argsort(np.asarray(classes), kind='stable')
   with atomic_write(path, 'w', encoding='utf-8') as f:
     for i in order:

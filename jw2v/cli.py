@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import jax
 
 from jw2v.atomic import atomic_write
-from jw2v.classes import save_classes, word_classes
+from jw2v.classes import check_classes_output, save_classes, word_classes
 from jw2v.config import Config
 from jw2v.corpus import PREPARED_FILES, cache_dir, is_prepared, prepare_corpus, resolve_corpus
 from jw2v.distributed import initialize_distributed
@@ -428,19 +428,19 @@ def _export_format(out: Path, given: Optional[str]) -> str:
 
 def _export(args) -> int:
   vectors = WordVectors.load(args.vectors)
-  if _export_format(Path(args.out), args.format) == 'projector':
+  kind = _export_format(Path(args.out), args.format)
+  if kind == 'projector':
     paths = vectors.save_projector(args.out)
     print(f'wrote {paths[0]} and {paths[1]} (load them at projector.tensorflow.org)')
   else:
-    vectors.save(args.out, binary=_export_format(Path(args.out), args.format) == 'binary')
+    vectors.save(args.out, binary=kind == 'binary')
     print(f'wrote {args.out}')
   return 0
 
 
 def _classes(args) -> int:
   vectors = WordVectors.load(args.vectors)
-  if Path(args.out).exists() and not args.force:  # before the clustering, not after it
-    raise OutputExistsError(f'{args.out} already exists; choose another --out, or pass --force')
+  check_classes_output(args.out, args.force)  # before the clustering, not after it
   classes = word_classes(vectors, args.k, args.iterations, args.seed)
   save_classes(args.out, vectors.words, classes, force=args.force)
   print(f'wrote {args.out}: {len(vectors):,} words in {len(set(classes.tolist())):,} classes')

@@ -27,8 +27,8 @@ from jw2v.config import Config
 from jw2v.corpus import Prepared, is_prepared, open_prepared, prepare_corpus, resolve_corpus
 from jw2v.errors import ConfigError, DataError, Jw2vError
 from jw2v.model import extend_params
-from jw2v.run_dir import (CHECKPOINT, TRAINING, Run, finish_run, load_run, prepare_output, read_run_start,
-                          remove_temporaries, save_run, start_run)
+from jw2v.run_dir import (CHECKPOINT, TRAINING, Run, checkpoint_path, finish_run, load_run, prepare_output,
+                          read_run_start, remove_temporaries, save_run, start_run)
 from jw2v.train import DivergenceError, TrainingStopped, memory_estimate, size_text, train, train_many
 
 VOCAB_FIELDS = ('min_count', 'max_vocab_size', 'max_sentence_length', 'max_final_vocab')
@@ -39,7 +39,7 @@ class JobStopped(Exception):
 
   def __init__(self, out: Path, epoch: int, signum: Optional[int]):
     self.why = signal.Signals(signum).name if signum else 'another process of the run was stopped'
-    super().__init__(f'{self.why}: stopped in epoch {epoch + 1}, checkpoint saved in {out / TRAINING / CHECKPOINT}')
+    super().__init__(f'{self.why}: stopped in epoch {epoch + 1}, checkpoint saved in {checkpoint_path(out)}')
     self.out, self.epoch, self.signum = out, epoch, signum
 
 
@@ -148,7 +148,7 @@ def _resumed(out: Path, settings: dict, corpus: Optional[str]):
     raise ConfigError(f'{what}: a resumed run continues as it was configured; start a new run to change it',
                       field=clash[0] if clash else None)
   prepared = open_prepared(corpus_dir)
-  checkpoint = out / TRAINING / CHECKPOINT
+  checkpoint = checkpoint_path(out)
   if not checkpoint.is_file():
     raise DataError(f'{out} has no {TRAINING}/{CHECKPOINT} to resume from (it stopped before its first '
                     'checkpoint); start the run again')
@@ -194,7 +194,7 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
     log(f'skip-gram with {config.centre_negatives} negatives per centre word shared by its pairs, '
         f'{config.batch_size} centres per step (centre_negatives=0: word2vec.c\'s per-pair negatives)')
   meta = {'config': dataclasses.asdict(config), 'corpus': fingerprint(prepared)}
-  save = (lambda c: save_checkpoint(out / TRAINING / CHECKPOINT, c, meta)) if lead else None
+  save = (lambda c: save_checkpoint(checkpoint_path(out), c, meta)) if lead else None
   with _Signals() as signals:
     try:
       result = train(prepared.corpus, prepared.vocab, config, params=params, progress=progress, resume=resume,
@@ -202,20 +202,20 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
     except TrainingStopped as stopped:
       raise JobStopped(out, stopped.checkpoint.epoch, signals.received[0] if signals.received else None) from None
     except DivergenceError as e:
-      checkpoint = out / TRAINING / CHECKPOINT
+      checkpoint = checkpoint_path(out)
       kept = f'the last good checkpoint is {checkpoint}' if checkpoint.exists() else 'no checkpoint was written'
       raise DivergenceError(f'{e}; {kept}') from None
   history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab), raw_words=prepared.corpus.raw_words,
                  devices=layout.devices, processes=jax.process_count())
   if lead:
-    _write_outputs(out, result.params, prepared.vocab, config, history)
+    _commit_outputs(out, result.params, prepared.vocab, config, history)
   seconds = sum(e['seconds'] for e in history['epochs'])
   log(f'trained {config.model} in {seconds:.1f}s ({prepared.corpus.raw_words * config.epochs / seconds:,.0f} '
       f'words/s), final loss {history["epochs"][-1]["loss"]:.4f}; wrote {out}')
   return history
 
 
-def _write_outputs(out: Path, params: dict, vocab, config: Config, history: dict) -> None:
+def _commit_outputs(out: Path, params: dict, vocab, config: Config, history: dict) -> None:
   """The finished run's outputs, into `.training/` and then moved into `out` together.
 
   Raises:
@@ -225,7 +225,7 @@ def _write_outputs(out: Path, params: dict, vocab, config: Config, history: dict
     save_run(out / TRAINING, params, vocab, config, history)
   except OSError as e:
     resumable = (f'; this run\'s last checkpoint is in {out / TRAINING}: resume it once there is room (jw2v train '
-                 f'--resume {out})') if (out / TRAINING / CHECKPOINT).exists() else ''
+                 f'--resume {out})') if checkpoint_path(out).exists() else ''
     failed = out / Path(e.filename).name if e.filename else out  # the file it was for, not its staging copy
     raise DataError(f'{failed}: {e.strerror or e}; {out} still holds the previous run, '
                     f'unchanged{resumable}') from None
@@ -244,7 +244,7 @@ def _train_sweep(out: Path, models: list, prepared: Prepared, source: str, progr
   for (name, config), result in zip(models, results):
     history = dict(result.history, corpus=source, vocab_size=len(prepared.vocab),
                    raw_words=prepared.corpus.raw_words, sweep=len(models))
-    _write_outputs(out / name, result.params, prepared.vocab, config, history)
+    _commit_outputs(out / name, result.params, prepared.vocab, config, history)
     summary.append({'name': name, 'seed': config.seed, 'alpha': config.learning_rate,
                     'loss': history['epochs'][-1]['loss']})
     histories.append(history)

@@ -51,7 +51,7 @@ def prepare_output(path, force: bool = False) -> Path:
   if existing and not force:
     raise OutputExistsError(f'{path} already holds {", ".join(existing)}; choose another output directory, or '
                             'replace them with force', field='force')
-  if (path / TRAINING / CHECKPOINT).exists() and not force:
+  if checkpoint_path(path).exists() and not force:
     raise OutputExistsError(f'{path} holds an interrupted run ({TRAINING}/{CHECKPOINT}); continue it (jw2v train '
                             f'--resume {path}, or jw2v.resume_job), or replace it with force', field='force')
   try:
@@ -77,13 +77,22 @@ def start_run(path, config: Config, corpus_dir, source: str) -> None:
     f.write('\n')
 
 
+def checkpoint_path(path) -> Path:
+  """Where the run in progress in the output directory `path` keeps its checkpoint."""
+  return Path(path) / TRAINING / CHECKPOINT
+
+
 def finish_run(path) -> None:
   """Moves everything the run wrote in `.training/` into the directory, replacing the previous run's files
   (renames, which need no room on the disk), and removes `.training/`."""
-  path = Path(path)
-  for entry in sorted((path / TRAINING).iterdir()):
+  move_into(Path(path) / TRAINING, Path(path))
+
+
+def move_into(staging: Path, path: Path) -> None:
+  """Renames every entry of the directory `staging` over its namesake in `path`, then removes `staging`."""
+  for entry in sorted(staging.iterdir()):
     replace_entry(entry, path / entry.name)
-  (path / TRAINING).rmdir()
+  staging.rmdir()
 
 
 def replace_entry(source: Path, target: Path) -> None:
@@ -142,9 +151,7 @@ def save_run(path, params: dict, vocab: Vocab, config: Config, history: dict) ->
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
-  for entry in sorted(staging.iterdir()):
-    os.replace(entry, path / entry.name)
-  staging.rmdir()
+  move_into(staging, path)
 
 
 def _write_outputs(path: Path, params: dict, vocab: Vocab, config: Config, history: dict) -> None:

@@ -177,15 +177,13 @@ class WordVectors:
 
   def similarity(self, w1: Key, w2: Key) -> float:
     """Cosine similarity of two words."""
-    u1, u2 = (self.vectors[self.get_index(w)].astype(np.float64) for w in (w1, w2))
-    return float(u1 @ u2 / max(np.linalg.norm(u1) * np.linalg.norm(u2), 1e-300))
+    return _cosine(self.vectors[self.get_index(w1)], self.vectors[self.get_index(w2)])
 
   def n_similarity(self, ws1: Sequence[Key], ws2: Sequence[Key]) -> float:
     """Cosine similarity of the means of two lists of words' (raw) vectors."""
     if not (len(ws1) and len(ws2)):
       raise ValueError('n_similarity needs at least one word in each list')
-    m1, m2 = (self.get_mean_vector(ws, pre_normalize=False, ignore_missing=False).astype(np.float64) for ws in (ws1, ws2))
-    return float(m1 @ m2 / max(np.linalg.norm(m1) * np.linalg.norm(m2), 1e-300))
+    return _cosine(*(self.get_mean_vector(ws, pre_normalize=False, ignore_missing=False) for ws in (ws1, ws2)))
 
   def distance(self, w1: Key, w2: Key) -> float:
     """Cosine distance, 1 - similarity."""
@@ -328,7 +326,8 @@ class WordVectors:
                     stacklevel=2)
     if not used:
       raise ValueError('doesnt_match needs at least one known word')
-    unit = self.vectors[self._rows(used)] / self.norms[self._rows(used)][:, None]
+    rows = self._rows(used)
+    unit = self.vectors[rows] / self.norms[rows][:, None]
     mean = unit.mean(0)
     dists = unit @ (mean / max(np.linalg.norm(mean), 1e-30))
     return sorted(zip(dists.tolist(), used), reverse=True)[-1][1]
@@ -352,6 +351,12 @@ class WordVectors:
 
 
 _QUERY_BLOCK = 512
+
+
+def _cosine(u: np.ndarray, v: np.ndarray) -> float:
+  """Cosine similarity of two vectors, in float64 (0 for a zero vector)."""
+  u, v = u.astype(np.float64), v.astype(np.float64)
+  return float(u @ v / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-300))
 
 
 def _labelled(words, sims, idx) -> list[tuple[str, float]]:
