@@ -18,7 +18,7 @@ import jax
 
 from jw2v.atomic import atomic_write
 from jw2v.classes import check_classes_output, save_classes, word_classes
-from jw2v.config import Config
+from jw2v.config import HS_TREES, Config
 from jw2v.corpus import PREPARED_FILES, cache_dir, is_prepared, prepare_corpus, resolve_corpus
 from jw2v.distributed import initialize_distributed
 from jw2v.errors import ConfigError, DataError, Jw2vError, OutputExistsError, exit_status
@@ -139,6 +139,9 @@ def _add_train(sub) -> argparse.ArgumentParser:
   train.add_argument('--hs', action='store_true', default=None,
                      help='hierarchical softmax (word2vec.c -hs 1, gensim hs=1); with --negative 0 the only output '
                           'layer, else trained beside negative sampling')
+  train.add_argument('--hs-tree', dest='hs_tree', choices=HS_TREES, default=None,
+                     help="hierarchical softmax's Huffman tree: gensim's (default) or word2vec.c's, which "
+                          'differ in how they merge words of equal count')
   train.add_argument('--deterministic', action='store_true', default=None,
                      help='bit-for-bit repeatable results on a GPU (slower there; a CPU run always is)')
   train.add_argument('--shard-tables', dest='shard_tables', action='store_true', default=None,

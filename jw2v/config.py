@@ -12,6 +12,7 @@ from jw2v.errors import ConfigError
 MODELS = ('cbow', 'skipgram')
 OPTIMIZERS = ('sgd', 'adam', 'adagrad', 'rmsprop', 'adamw')
 PATHS = ('sparse', 'reference')
+HS_TREES = ('gensim', 'word2vec.c')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,9 @@ class Config:
   path through a Huffman tree of the vocabulary (`vocab.huffman_tree`) is a series of binary choices
   scored against the inner nodes' vectors (the params' `W_hs`, (dim, V - 1)). With `negative=0` it is
   the only output layer; with both, each example trains both, as word2vec.c does. As in word2vec.c and
-  gensim, a node whose score is beyond +-6 is left out of the update (`model.MAX_EXP`).
+  gensim, a node whose score is beyond +-6 is left out of the update (`model.MAX_EXP`). `hs_tree` picks
+  the tree: 'gensim' (gensim's, the default) or 'word2vec.c' (word2vec.c's). The two differ in how they
+  merge words of equal count, and the vectors differ with them (the performance docs measure both).
 
   `cbow_mean=False` makes CBOW's h the sum of the context vectors instead of their mean (gensim's
   `cbow_mean=0`; every context row then receives the full update, the exact gradient of the sum).
@@ -92,6 +95,7 @@ class Config:
   cbow_full_error: bool = True
   cbow_mean: bool = True
   hs: bool = False
+  hs_tree: str = 'gensim'
   deterministic: bool = False
   devices: Optional[int] = None
   shard_tables: bool = False
@@ -122,6 +126,7 @@ class Config:
            f'{name} must be a whole number >= 1, got {value!r}')
     need(isinstance(self.cbow_mean, bool), f'cbow_mean must be True or False, got {self.cbow_mean!r}')
     need(isinstance(self.hs, bool), f'hs must be True or False, got {self.hs!r}')
+    need(self.hs_tree in HS_TREES, f'hs_tree must be one of {", ".join(HS_TREES)}, got {self.hs_tree!r}')
     need(isinstance(self.negative, int) and not isinstance(self.negative, bool) and self.negative >= (0 if self.hs else 1),
          f'negative must be a whole number >= 1 (>= 0 with hs), got {self.negative!r}')
     need(not (self.hs and (self.shard_tables or self.centre_negatives)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import heapq
 from typing import Iterable, NamedTuple, Optional
 
 import numpy as np
@@ -110,17 +111,24 @@ class HuffmanTree(NamedTuple):
   depth_V: np.ndarray     # int32
 
 
-def huffman_tree(counts) -> HuffmanTree:
-  """The Huffman tree of word2vec.c's `CreateBinaryTree` for these counts (two queues over the counts in
-  descending order; the words are ordered by count first, ties by id, so any order of the vocabulary
-  gives its words the same codes as word2vec.c gives them).
+def huffman_tree(counts, style: str = 'gensim') -> HuffmanTree:
+  """The Huffman tree of gensim's `Word2Vec` (`style='gensim'`) or of word2vec.c's `CreateBinaryTree`
+  (`style='word2vec.c'`) for these counts.
+
+  Both are optimal codes, with the same weighted path length; they differ where counts tie, as the many
+  rare words of a corpus do. word2vec.c merges the words in vocabulary order (two queues; ties by first
+  occurrence, so rare words that first occur together, often on one topic, share their lowest inner
+  nodes); gensim merges them in the order its heap, which compares counts alone, happens to pop them. The
+  vectors follow the tree (the performance docs measure it).
 
   Args:
-    counts: (V,) word counts, V >= 2.
+    counts: (V,) word counts, V >= 2; words of equal count in the order of their first occurrence, as a
+      `Vocab` holds them.
+    style: 'gensim' or 'word2vec.c'.
 
   Returns:
     HuffmanTree: each word's inner nodes from the root down (`points_VxD`), branches (`codes_VxD`), path
-    mask and depth, padded to the deepest path.
+    mask and depth, padded to the deepest path; the inner nodes numbered as the style numbers them.
 
   Examples:
     >>> from jw2v.vocab import huffman_tree
@@ -130,9 +138,24 @@ def huffman_tree(counts) -> HuffmanTree:
   """
   counts = np.asarray(counts, np.int64)
   V = len(counts)
-  order = np.argsort(-counts, kind='stable')  # word2vec.c's vocabulary order
-  count = np.concatenate([counts[order], np.full(V, np.iinfo(np.int64).max // 4)])
-  parent, binary = np.zeros(2 * V, np.int64), np.zeros(2 * V, np.int8)
+  if style == 'gensim':
+    order = np.lexsort((-np.arange(V), -counts))  # gensim's vocabulary: ties by last first occurrence
+    parent, binary = _heap_merges(counts[order])
+  elif style == 'word2vec.c':
+    order = np.argsort(-counts, kind='stable')  # word2vec.c's vocabulary order
+    parent, binary = _queue_merges(counts[order])
+  else:
+    raise ValueError(f"style must be 'gensim' or 'word2vec.c', got {style!r}")
+  return _paths(parent, binary, order, V)
+
+
+def _queue_merges(counts_desc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """word2vec.c's merges of the words (counts in descending order): the two smallest of the unmerged
+  words and the inner nodes made so far (two queues; on a tie the inner node). Returns each node's parent
+  and branch (1 for the second of a merge); node k < V is word k, node V + a the a-th merge."""
+  V = len(counts_desc)
+  count = counts_desc.tolist() + [np.iinfo(np.int64).max // 4] * V
+  parent, binary = [0] * (2 * V), [0] * (2 * V)
   pos1, pos2 = V - 1, V
   for a in range(V - 1):
     smallest = []
@@ -143,10 +166,35 @@ def huffman_tree(counts) -> HuffmanTree:
       else:
         smallest.append(pos2)
         pos2 += 1
-    count[V + a] = count[smallest[0]] + count[smallest[1]]
-    parent[smallest] = V + a
-    binary[smallest[1]] = 1
-  return _paths(parent, binary, order, V)
+    first, second = smallest
+    count[V + a] = count[first] + count[second]
+    parent[first] = parent[second] = V + a
+    binary[second] = 1
+  return np.array(parent, np.int64), np.array(binary, np.int8)
+
+
+class _ByCount(int):
+  """A node of gensim's heap: its count, compared as a plain int (so equal counts leave the heap in its
+  own order, as gensim's compare counts alone), carrying the node's number."""
+
+
+def _heap_merges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """gensim's merges of the words (counts in its vocabulary order): the two nodes popped from a heap of
+  the words and of each merge's node. Returns parents and branches as `_queue_merges` does."""
+  V = len(counts)
+  heap = [_ByCount(c) for c in counts.tolist()]
+  for k, node in enumerate(heap):
+    node.number = k
+  heapq.heapify(heap)
+  parent, binary = [0] * (2 * V), [0] * (2 * V)
+  for a in range(V - 1):
+    first, second = heapq.heappop(heap), heapq.heappop(heap)
+    parent[first.number] = parent[second.number] = V + a
+    binary[second.number] = 1
+    merged = _ByCount(first + second)
+    merged.number = V + a
+    heapq.heappush(heap, merged)
+  return np.array(parent, np.int64), np.array(binary, np.int8)
 
 
 def _paths(parent: np.ndarray, binary: np.ndarray, order: np.ndarray, V: int) -> HuffmanTree:

@@ -1,4 +1,4 @@
-"""Hierarchical softmax: word2vec.c's Huffman tree, the loss, its hand-derived backward, the sparse step."""
+"""Hierarchical softmax: gensim's and word2vec.c's Huffman trees, the loss, its hand-derived backward, the sparse step."""
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,7 @@ def _device_tree(counts):
 
 
 def test_the_tree_of_word2vec_c():
-  tree = huffman_tree(np.array([5, 3, 2, 1, 1]))
+  tree = huffman_tree(np.array([5, 3, 2, 1, 1]), 'word2vec.c')
   # 1 + 1 -> node 0, 2 + node 0 -> node 1, 3 + node 1 -> node 2, 5 + node 2 -> node 3 (the root)
   assert tree.depth_V.tolist() == [1, 2, 3, 4, 4]
   assert tree.points_VxD[4].tolist() == [3, 2, 1, 0] and tree.codes_VxD[0].tolist() == [0, 0, 0, 0]
@@ -32,10 +32,11 @@ def test_the_tree_of_word2vec_c():
   np.testing.assert_array_equal(tree.mask_VxD.sum(axis=1), tree.depth_V)
 
 
-def test_the_tree_is_an_optimal_prefix_code_as_gensims_is():
+@pytest.mark.parametrize('style', ['gensim', 'word2vec.c'])
+def test_the_tree_is_an_optimal_prefix_code_as_gensims_is(style):
   gensim = pytest.importorskip('gensim')
   counts = _counts()
-  tree = huffman_tree(counts)
+  tree = huffman_tree(counts, style)
   assert np.sum(2.0 ** -tree.depth_V) == pytest.approx(1.0)  # a full binary tree
   paths = {tuple(p[:d]) + tuple(c[:d]) for p, c, d in zip(tree.points_VxD, tree.codes_VxD, tree.depth_V)}
   assert len(paths) == V  # every word its own path
@@ -44,9 +45,44 @@ def test_the_tree_is_an_optimal_prefix_code_as_gensims_is():
   gensim_length = sum(model.wv.get_vecattr(w, 'count') * len(model.wv.get_vecattr(w, 'code'))
                       for w in model.wv.index_to_key)
   assert int(np.sum(counts * tree.depth_V)) == gensim_length  # both Huffman: the same weighted length
-  shuffled = np.random.default_rng(1).permutation(V)  # any order of the vocabulary: the same codes per word
-  again = huffman_tree(counts[shuffled])
-  np.testing.assert_array_equal(again.depth_V, tree.depth_V[shuffled])
+  distinct = (np.arange(V, 0, -1) ** 2).astype(np.int64)
+  shuffled = np.random.default_rng(1).permutation(V)  # counts in any order: each word's path the same
+  again, tree = huffman_tree(distinct[shuffled], style), huffman_tree(distinct, style)
+  for name in ('depth_V', 'codes_VxD'):
+    np.testing.assert_array_equal(getattr(again, name), getattr(tree, name)[shuffled])
+
+
+def _tied_sentences(seed=0):
+  """Sentences over 600 words whose counts tie often (most words occur 1 to 6 times)."""
+  rng = np.random.default_rng(seed)
+  words = [f'w{i}' for i in range(600)]
+  counts = np.minimum(rng.zipf(1.6, 600), 400)
+  tokens = [w for w, c in zip(words, counts) for _ in range(c)]
+  rng.shuffle(tokens)
+  return [tokens[i:i + 12] for i in range(0, len(tokens), 12)]
+
+
+def test_the_tree_of_gensim_word_for_word():
+  gensim = pytest.importorskip('gensim')
+  sentences = _tied_sentences()
+  _, vocab, _ = jw2v.load_corpus(sentences, min_count=1)
+  assert len(set(vocab.counts.tolist())) < len(vocab) / 5  # many ties, where the trees differ
+  tree = huffman_tree(vocab.counts, 'gensim')
+  model = gensim.models.Word2Vec(vector_size=4, min_count=1, hs=1, negative=0)
+  model.build_vocab(sentences)
+  for w, d, points, codes in zip(vocab.words, tree.depth_V, tree.points_VxD, tree.codes_VxD):
+    assert points[:d].tolist() == model.wv.get_vecattr(w, 'point').tolist()
+    assert codes[:d].tolist() == model.wv.get_vecattr(w, 'code').tolist()
+  other = huffman_tree(vocab.counts, 'word2vec.c')
+  assert not np.array_equal(other.points_VxD, tree.points_VxD)
+  assert np.sum(vocab.counts * other.depth_V) == np.sum(vocab.counts * tree.depth_V)  # both optimal
+
+
+def test_the_tree_style_is_checked():
+  with pytest.raises(ValueError, match="style must be 'gensim' or 'word2vec.c', got 'c'"):
+    huffman_tree([3, 2, 1], 'c')
+  with pytest.raises(jw2v.ConfigError, match="hs_tree must be one of gensim, word2vec.c, got 'heap'"):
+    jw2v.Config(hs=True, hs_tree='heap')
 
 
 def _batch():

@@ -239,7 +239,7 @@ def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resum
   step = make_step(config, optimizer, layout if layout.devices > 1 else None)
   shape = dict(negative=config.negatives_per_example, batch_size=config.batch_size, steps=config.steps_per_call,
                pool=config.negative_pool)
-  tree = huffman_tree(vocab.counts) if config.hs else None
+  tree = huffman_tree(vocab.counts, config.hs_tree) if config.hs else None
   if sweep:
     multi_step = make_sweep_step(step, stacked=config.update_path == 'sparse', group=models_per_step, **shape)
     extra = (jnp.array([[s(0.0), s(1.0)] for s in map(learning_rate_schedule, configs)], jnp.float32),)
