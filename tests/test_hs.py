@@ -1,4 +1,5 @@
-"""Hierarchical softmax: gensim's and word2vec.c's Huffman trees, the loss, its hand-derived backward, the sparse step."""
+"""Hierarchical softmax: gensim's and word2vec.c's Huffman trees, the loss, its hand-derived backward, the
+sparse step."""
 
 import jax
 import jax.numpy as jnp
