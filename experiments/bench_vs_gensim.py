@@ -20,6 +20,13 @@ scores, and the ratios gensim time / jw2v time (above 1: jw2v is faster).
   python experiments/bench_vs_gensim.py --corpus my.txt --models skipgram --epochs 5
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --repeats 3   # medians of 3 rounds
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --init-scale 0.5  # word2vec.c's initial range
+  JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --cores 1 2 --repeats 3   # core scaling
+  JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --cores 1 2 --local-updates   # a device a core
+
+With --cores N [N ...] every run is repeated on each core count: its process is pinned to the first N
+cores it may use (as `taskset` would) and gensim gets N workers. The table then has one block per core
+count, and a scaling table gives each tool's speed-up from the first core count to the others (its wall
+time on the first ÷ its wall time on N, cold cache for jw2v).
 
 Writes results.json and results.md into --out (default runs/bench).
 """
@@ -58,6 +65,7 @@ def worker(tool: str, model: str, path: str, args) -> dict:
     w2v, wall = gensim_peer.train_word2vec(path, model, **settings, workers=args.workers)
     return {'wall_seconds': wall, 'train_seconds': w2v.total_train_time,
             'raw_words': w2v.corpus_total_words, **evaluate(w2v.wv)}
+  import jax
   import jw2v
   from gensim.models import KeyedVectors
   extra = {'batch_size': args.batch_size} if args.batch_size else {}
@@ -65,6 +73,8 @@ def worker(tool: str, model: str, path: str, args) -> dict:
     extra['centre_negatives'] = args.centre_negatives
   if args.init_scale is not None:
     extra['init_scale'] = args.init_scale
+  if args.local_updates:
+    extra.update(devices=len(jax.devices()), local_updates=True)
   config = jw2v.Config(model=model, **settings, **extra)
   start = time.perf_counter()
   corpus, vocab, _ = jw2v.load_corpus(path, config.min_count)
@@ -74,18 +84,24 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   kv.add_vectors(list(vocab.words), result.params['W_in'])
   h = result.history
   return {'wall_seconds': wall, 'train_seconds': sum(e['seconds'] for e in h['epochs']),
-          'compile_seconds': h['compile_seconds'], 'raw_words': corpus.raw_words, **evaluate(kv)}
+          'compile_seconds': h['compile_seconds'], 'raw_words': corpus.raw_words, 'devices': config.devices or 1,
+          **evaluate(kv)}
 
 
-def measure(tool: str, model: str, path: str, args, env=None) -> dict:
+def measure(tool: str, model: str, path: str, args, env=None, cores=None) -> dict:
+  workers = args.workers if cores is None else len(cores)
   cmd = [sys.executable, __file__, '--worker', tool, '--models', model, '--corpus', path,
-         '--workers', str(args.workers)] + [f'--{k.replace("_", "-")}={getattr(args, k)}' for k in SETTINGS]
+         '--workers', str(workers)] + [f'--{k.replace("_", "-")}={getattr(args, k)}' for k in SETTINGS]
+  if cores is not None:
+    cmd.append(f'--pin={",".join(map(str, cores))}')
   if args.batch_size:
     cmd.append(f'--batch-size={args.batch_size}')
   if args.centre_negatives is not None:
     cmd.append(f'--centre-negatives={args.centre_negatives}')
   if args.init_scale is not None:
     cmd.append(f'--init-scale={args.init_scale}')
+  if args.local_updates:
+    cmd.append('--local-updates')
   out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
   if out.returncode:
     last = (out.stderr.strip().splitlines() or ['(no message)'])[-1].removeprefix('bench_vs_gensim: error: ')
@@ -94,7 +110,8 @@ def measure(tool: str, model: str, path: str, args, env=None) -> dict:
   words = row['raw_words'] * args.epochs
   row['raw_words_per_sec'] = words / row['wall_seconds']
   row['train_words_per_sec'] = words / row['train_seconds']
-  print(f'{model} {tool}: {row["wall_seconds"]:.1f}s', file=sys.stderr, flush=True)
+  on = '' if cores is None else f' on {len(cores)} cores'
+  print(f'{model} {tool}{on}: {row["wall_seconds"]:.1f}s', file=sys.stderr, flush=True)
   return row
 
 
@@ -122,44 +139,93 @@ def main():
   parser.add_argument('--init-scale', type=float, default=None,
                       help="jw2v's initial vectors: uniform in [-S/dim, S/dim) (default 1.0, gensim 4's; "
                            "word2vec.c uses 0.5)")
+  parser.add_argument('--local-updates', action='store_true',
+                      help='jw2v on one CPU device per core it may use, each training its own copy of the tables '
+                           '(Config.local_updates; opt-in)')
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
   parser.add_argument('--repeats', type=int, default=1, help='rounds of the three runs; medians are reported')
+  parser.add_argument('--cores', type=int, nargs='+', default=None,
+                      help='core counts to run on, each process pinned to that many cores (default: all, unpinned)')
   parser.add_argument('--out', default='runs/bench')
   parser.add_argument('--worker', choices=('jw2v', 'gensim'), help=argparse.SUPPRESS)
+  parser.add_argument('--pin', default=None, help=argparse.SUPPRESS)  # a worker's cores, e.g. 0,1
   args = parser.parse_args()
   if args.repeats < 1:
     parser.error(f'--repeats must be at least 1, got {args.repeats}')
   if args.worker:
-    print(json.dumps(worker(args.worker, args.models[0], args.corpus, args)))
+    if args.pin:  # before JAX or gensim start their threads
+      os.sched_setaffinity(0, [int(c) for c in args.pin.split(',')])
+    if args.local_updates:  # one CPU device per core, fixed when JAX starts
+      os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count='
+                                 f'{len(os.sched_getaffinity(0))}').strip()
+    print(json.dumps({**worker(args.worker, args.models[0], args.corpus, args),
+                      'cores_used': len(os.sched_getaffinity(0))}))
     return
+
+  usable = sorted(os.sched_getaffinity(0))
+  if args.cores and not all(1 <= n <= len(usable) for n in args.cores):
+    parser.error(f'--cores must lie between 1 and the {len(usable)} cores this process may use, got {args.cores}')
 
   import jax
   from jw2v.corpus import resolve_corpus
   path = str(resolve_corpus(args.corpus))
   results = {'machine': {'platform': platform.platform(), 'processor': platform.processor(),
                          'cores': os.cpu_count(), 'jax': jax.__version__, 'device': str(jax.devices()[0])},
-             'settings': {k: v for k, v in vars(args).items() if k not in ('out', 'models', 'worker')},
-             'runs': {}, 'rounds': {}}
+             'settings': {k: v for k, v in vars(args).items() if k not in ('out', 'models', 'worker')}}
+  counts = args.cores or [None]
   with tempfile.TemporaryDirectory() as cache:
-    for model in args.models:
-      rounds = []
-      for r in range(args.repeats):
-        env = {'JAX_COMPILATION_CACHE_DIR': os.path.join(cache, f'{model}{r}'),
-               'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
-        rounds.append({'jw2v_cold': measure('jw2v', model, path, args, env),
-                       'jw2v_warm': measure('jw2v', model, path, args, env),
-                       'gensim': measure('gensim', model, path, args)})
-      results['rounds'][model] = rounds
-      run = {name: median_run([r[name] for r in rounds]) for name in ('jw2v_cold', 'jw2v_warm', 'gensim')}
-      results['runs'][model] = {
-          **run,
-          'speedup_cold': run['gensim']['wall_seconds'] / run['jw2v_cold']['wall_seconds'],
-          'speedup_warm': run['gensim']['wall_seconds'] / run['jw2v_warm']['wall_seconds'],
-          'train_words_per_sec_ratio': run['jw2v_cold']['train_words_per_sec'] / run['gensim']['train_words_per_sec']}
+    by_cores = {n: compare_all(path, args, cache, None if n is None else usable[:n]) for n in counts}
+  results.update(by_cores[counts[-1]])
+  tables = [table(by_cores[n]['runs'], n) for n in counts]
+  if args.cores:
+    results['by_cores'] = {str(n): r for n, r in by_cores.items()}
+    results['scaling'] = scaling(by_cores, counts)
+    tables.append(scaling_table(results['scaling'], counts))
+  text = '\n\n'.join(tables)
+  out = Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  (out / 'results.json').write_text(json.dumps(results, indent=2, default=float) + '\n')
+  (out / 'results.md').write_text(text + '\n')
+  print(text)
 
-  rows = ['| model | run | wall s | raw words/s | training words/s | WS353 | SimLex | analogy |',
+
+def compare_all(path: str, args, cache: str, cores) -> dict:
+  """Every model's rounds of the three runs on these cores (None: unpinned), and their medians."""
+  found = {'runs': {}, 'rounds': {}}
+  tag = 'all' if cores is None else len(cores)
+  for model in args.models:
+    rounds = []
+    for r in range(args.repeats):
+      env = {'JAX_COMPILATION_CACHE_DIR': os.path.join(cache, f'{model}{r}-{tag}'),
+             'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0'}
+      rounds.append({'jw2v_cold': measure('jw2v', model, path, args, env, cores),
+                     'jw2v_warm': measure('jw2v', model, path, args, env, cores),
+                     'gensim': measure('gensim', model, path, args, cores=cores)})
+    found['rounds'][model] = rounds
+    run = {name: median_run([r[name] for r in rounds]) for name in ('jw2v_cold', 'jw2v_warm', 'gensim')}
+    found['runs'][model] = {
+        **run,
+        'speedup_cold': run['gensim']['wall_seconds'] / run['jw2v_cold']['wall_seconds'],
+        'speedup_warm': run['gensim']['wall_seconds'] / run['jw2v_warm']['wall_seconds'],
+        'train_words_per_sec_ratio': run['jw2v_cold']['train_words_per_sec'] / run['gensim']['train_words_per_sec']}
+  return found
+
+
+def scaling(by_cores: dict, counts: list) -> dict:
+  """Each model's speed-up of each tool from the first core count to every count (wall time ratio)."""
+  first = by_cores[counts[0]]['runs']
+  return {model: {str(n): {tool: first[model][name]['wall_seconds'] / by_cores[n]['runs'][model][name]['wall_seconds']
+                           for tool, name in (('jw2v', 'jw2v_cold'), ('gensim', 'gensim'))}
+                  for n in counts}
+          for model in first}
+
+
+def table(runs: dict, cores) -> str:
+  """The Markdown table of one core count's runs."""
+  on = '' if cores is None else f'{cores} cores: '
+  rows = [f'| {on}model | run | wall s | raw words/s | training words/s | WS353 | SimLex | analogy |',
           '|---|---|---|---|---|---|---|---|']
-  for model, r in results['runs'].items():
+  for model, r in runs.items():
     for name, label in (('jw2v_cold', 'jw2v, cold cache'), ('jw2v_warm', 'jw2v, warm cache'), ('gensim', 'gensim')):
       x = r[name]
       rows.append(f'| {model} | {label} | {x["wall_seconds"]:.1f} | {x["raw_words_per_sec"]:,.0f} | '
@@ -167,12 +233,16 @@ def main():
                   f'{100 * x["analogy"]:.2f} % |')
     rows.append(f'| {model} | gensim time ÷ jw2v time | cold {r["speedup_cold"]:.2f}, warm {r["speedup_warm"]:.2f} | '
                 f'| jw2v ÷ gensim {r["train_words_per_sec_ratio"]:.2f} | | | |')
-  table = '\n'.join(rows)
-  out = Path(args.out)
-  out.mkdir(parents=True, exist_ok=True)
-  (out / 'results.json').write_text(json.dumps(results, indent=2, default=float) + '\n')
-  (out / 'results.md').write_text(table + '\n')
-  print(table)
+  return '\n'.join(rows)
+
+
+def scaling_table(found: dict, counts: list) -> str:
+  """Speed-up from the first core count, per model and tool."""
+  rows = [f'| model | tool | ' + ' | '.join(f'{n} cores' for n in counts) + ' |', '|---|---|' + '---|' * len(counts)]
+  for model, by_n in found.items():
+    for tool in ('jw2v', 'gensim'):
+      rows.append(f'| {model} | {tool} | ' + ' | '.join(f'{by_n[str(n)][tool]:.2f}x' for n in counts) + ' |')
+  return '\n'.join(rows)
 
 
 if __name__ == '__main__':

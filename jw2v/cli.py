@@ -94,7 +94,8 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--init-scale', 'init_scale', float, 'initial vectors uniform in [-S/dim, S/dim): 1.0 as gensim 4 '
                                           '(default), 0.5 as word2vec.c'),
     ('--examples-on', 'examples_on', str, 'host or device: where training examples are made (default: host '
-                                          'when training on one CPU device, where it is faster; same results)'),
+                                          'when training on CPU devices in one process, where it is faster; '
+                                          'same results)'),
     ('--cbow-mean', 'cbow_mean', _zero_one, 'cbow: 1 averages the context vectors (default, word2vec.c), 0 sums '
                                          'them (gensim\'s cbow_mean=0)'),
     ('--seed', 'seed', int, 'random seed (default 1)'),
@@ -146,6 +147,10 @@ def _add_train(sub) -> argparse.ArgumentParser:
                      help='bit-for-bit repeatable results on a GPU (slower there; a CPU run always is)')
   train.add_argument('--shard-tables', dest='shard_tables', action='store_true', default=None,
                      help='split both tables by rows across the devices (for vocabularies that outgrow one)')
+  train.add_argument('--local-updates', dest='local_updates', action='store_true', default=None,
+                     help="each device trains its own copy of the tables, the copies' changes summed once per "
+                          'dispatch: several CPU devices (XLA_FLAGS=--xla_force_host_platform_device_count=N) '
+                          'then use N cores; opt-in, see the performance docs')
   sweep = train.add_argument_group('many models at once (one vmapped step; each model written to DIR/NAME)')
   sweep.add_argument('--replicas', type=int, metavar='M', help='train M models, seeds SEED..SEED+M-1')
   sweep.add_argument('--seeds', type=_number_list(int), metavar='S1,S2,...', help='one model per seed')

@@ -24,13 +24,18 @@ class Config:
   book's Adam). `path=None` picks the sparse fast path for SGD and the dense reference path otherwise.
   `deterministic` makes GPU results bit-for-bit repeatable (XLA's deterministic scatter-adds); a CPU run
   always is. `devices=None` trains on every device; `shard_tables` splits the tables by rows across them
-  (sparse path only). `init_scale` sets the range of the initial W_in, uniform in
-  [-init_scale/dim, init_scale/dim): 1.0 (the default) is gensim 4's, 0.5 word2vec.c's (and gensim 3's);
-  gensim 4's scored higher on the quality matrix, for both models.
+  (sparse path only). `local_updates=True` (opt-in; sparse path, replicated tables) lets each device
+  apply its share of every batch to its own copy of the tables, and sums the copies' changes into every
+  copy once per dispatch (`steps_per_call` steps) instead of after every step: several CPU devices then
+  train in parallel (one per core), but a device does not see the others' updates of a dispatch until
+  its end, and the sum costs O(V * dim) per dispatch (the performance docs measure both). `init_scale`
+  sets the range of the initial W_in, uniform in [-init_scale/dim, init_scale/dim): 1.0 (the default) is
+  gensim 4's, 0.5 word2vec.c's (and gensim 3's); gensim 4's scored higher on the quality matrix, for both
+  models.
   `examples_on` is where each block's training examples are made from its random bits: 'device' (one
   jitted program), 'host' (numpy, in the thread that feeds the blocks, while the device trains on the
-  previous block; one device only) or None, which is 'host' when training on one CPU device and 'device'
-  otherwise. Both make the same examples, so the choice changes speed, not results.
+  previous block; one process only) or None, which is 'host' when training on CPU devices in one process
+  and 'device' otherwise. Both make the same examples, so the choice changes speed, not results.
   `negative_pool=P` (0 = off, word2vec.c's way; else a power of two) draws a step's negatives that fall
   on rare words (rank `negative_pool_from` and beyond in frequency order) through a pool of P rare words
   drawn for the step (`batches.step_negatives`): every negative keeps exactly the noise distribution, and
@@ -99,6 +104,7 @@ class Config:
   deterministic: bool = False
   devices: Optional[int] = None
   shard_tables: bool = False
+  local_updates: bool = False
   centre_negatives: int = 0
   negative_pool: Optional[int] = None
   negative_pool_from: int = 16384
@@ -135,6 +141,9 @@ class Config:
          f'devices must be >= 1, got {self.devices!r}')
     need(not (self.shard_tables and self.update_path != 'sparse'),
          'shard_tables needs the sparse SGD path (optimizer sgd)')
+    need(isinstance(self.local_updates, bool), f'local_updates must be True or False, got {self.local_updates!r}')
+    need(not (self.local_updates and (self.shard_tables or self.update_path != 'sparse')),
+         'local_updates needs the sparse SGD path (optimizer sgd) and replicated tables (no shard_tables)')
     need(isinstance(self.centre_negatives, int) and not isinstance(self.centre_negatives, bool)
          and self.centre_negatives >= 0,
          f'centre_negatives must be a whole number >= 0, got {self.centre_negatives!r}')

@@ -69,7 +69,9 @@ def test_centre_negatives_is_a_whole_number(value):
     (dict(init_scale=0.0), 'init_scale'), (dict(ns_exponent=float('inf')), 'ns_exponent'),
     (dict(alpha=0.0), 'alpha'), (dict(min_alpha=-1.0), 'min_alpha'), (dict(alpha=0.01, min_alpha=0.1), 'min_alpha'),
     (dict(max_vocab_size=1), 'max_vocab_size'), (dict(examples_on='tpu'), 'examples_on'),
-    (dict(optimizer='adam', shard_tables=True), 'shard_tables')])
+    (dict(optimizer='adam', shard_tables=True), 'shard_tables'), (dict(local_updates=1), 'local_updates'),
+    (dict(local_updates=True, shard_tables=True), 'local_updates'),
+    (dict(local_updates=True, optimizer='adam'), 'local_updates')])
 def test_an_impossible_field_is_one_error_that_names_it(kw, field):
   with pytest.raises(jw2v.ConfigError) as raised:
     Config(**kw)

@@ -86,6 +86,55 @@ def test_bench_vs_gensim(tmp_path, text_corpus):
   assert '| skipgram |' in (tmp_path / 'out' / 'results.md').read_text()
 
 
+def test_bench_vs_gensim_on_each_core_count(tmp_path, text_corpus):
+  import os
+  counts = sorted({1, min(2, len(os.sched_getaffinity(0)))})
+  run('bench_vs_gensim.py', '--corpus', str(text_corpus), '--epochs', '1', '--dim', '16', '--models', 'cbow',
+      '--cores', *map(str, counts), '--local-updates', '--out', str(tmp_path / 'out'), cwd=tmp_path)
+  got = results(tmp_path / 'out')
+  by_cores = got['by_cores']
+  assert sorted(by_cores) == sorted(map(str, counts)) and got['runs'] == by_cores[str(counts[-1])]['runs']
+  for n in counts:
+    assert all(by_cores[str(n)]['runs']['cbow'][name]['cores_used'] == n for name in ('jw2v_cold', 'jw2v_warm', 'gensim'))
+    assert by_cores[str(n)]['runs']['cbow']['jw2v_cold']['devices'] == n  # --local-updates: a CPU device a core
+    for tool, name in (('jw2v', 'jw2v_cold'), ('gensim', 'gensim')):
+      assert got['scaling']['cbow'][str(n)][tool] == pytest.approx(
+          by_cores[str(counts[0])]['runs']['cbow'][name]['wall_seconds'] / by_cores[str(n)]['runs']['cbow'][name]['wall_seconds'])
+  assert got['scaling']['cbow'][str(counts[0])] == {'jw2v': 1.0, 'gensim': 1.0}
+  assert f'| {counts[-1]} cores: model |' in (tmp_path / 'out' / 'results.md').read_text()
+
+
+def test_bench_vs_gensim_refuses_more_cores_than_it_has(tmp_path):
+  import os
+  done = run('bench_vs_gensim.py', '--cores', str(len(os.sched_getaffinity(0)) + 1), cwd=tmp_path, status=2)
+  assert '--cores must lie between 1 and the' in done.stderr and 'Traceback' not in done.stderr
+
+
+def test_device_check_runs_every_part_at_toy_sizes(tmp_path, text_corpus):
+  run('device_check.py', '--toy', '--device', 'cpu', '--corpus', str(text_corpus), '--tests', 'tests/test_config.py',
+      '--out', str(tmp_path / 'out'), cwd=tmp_path)
+  got = results(tmp_path / 'out')
+  names = ['machine', 'throughput', 'cbow', 'profile', 'train_many', 'sharded', 'cores', 'tests']
+  assert list(got['parts']) == names and all(got['parts'][n]['status'] == 'ok' for n in names)
+  assert got['parts']['throughput']['results']['synthetic']['16']['raw_words_per_sec'] > 0
+  assert got['parts']['cbow']['results']['settings']['model'] == 'cbow'
+  assert 'cbow' in got['parts']['cores']['results']['scaling']
+  assert any('passed' in line for line in got['parts']['tests']['output_tail'])
+  table = (tmp_path / 'out' / 'results.md').read_text()
+  assert all(f'| {n} | ok |' in table for n in names) and "jw2v's step" in table
+
+
+def test_device_check_skips_what_the_budget_leaves_no_time_for(tmp_path):
+  run('device_check.py', '--budget', '5', '--only', 'machine', '--out', str(tmp_path / 'out'), cwd=tmp_path, status=1)
+  assert results(tmp_path / 'out')['parts']['machine']['status'] == 'skipped: out of time'
+
+
+def test_device_check_names_a_part_it_does_not_have(tmp_path):
+  done = run('device_check.py', '--only', 'nosuch', cwd=tmp_path, status=2)
+  assert "argument --only: invalid choice: 'nosuch'" in done.stderr and 'Traceback' not in done.stderr
+  assert not (tmp_path / 'runs').exists()
+
+
 def test_bench_replicas(tmp_path, text_corpus):
   run('bench_replicas.py', str(text_corpus), '--models', '2', '--epochs', '1', '--out', str(tmp_path / 'out'),
       cwd=tmp_path)

@@ -50,8 +50,17 @@ def _negatives(state, noise: batches.Noise, *, steps: int, shape: tuple, pool: i
   return batches.step_negatives(state.key, state.step + jnp.arange(steps), noise, shape, pool)
 
 
+def _merged_run(run: Callable, state: SparseState, *args, tree=None):
+  """`run` on this device's own copy of the tables, then every copy's change added to each (inside
+  `shard_map`): the steps of `Config.local_updates`."""
+  new, loss_S = run(state, *args, tree=tree)
+  summed = lambda old, now: None if old is None else old + jax.lax.psum(now - old, devices.AXIS)
+  return (new._replace(W_in=summed(state.W_in, new.W_in), W_out_T=summed(state.W_out_T, new.W_out_T),
+                       W_hs_T=summed(state.W_hs_T, new.W_hs_T)), jax.lax.psum(loss_S, devices.AXIS))
+
+
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int, steps: int,
-                    layout: Optional[devices.Layout] = None, pool: int = 0) -> Callable:
+                    layout: Optional[devices.Layout] = None, pool: int = 0, merge: bool = False) -> Callable:
   """Jits up to `steps` consecutive steps of one model over a block's examples into one dispatch.
 
   Args:
@@ -66,6 +75,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
       identities but not free.
     pool: rare words drawn per step for the rare negatives (`batches.step_negatives`; 0: none; needs a
       noise made with `rare_from`).
+    merge: with `layout`: `step` works on one device's copy of the tables (made without the layout), and
+      the copies' changes are summed at the end of the dispatch (`Config.local_updates`).
 
   Returns:
     `multi_step(state, examples, first, n, progress0, progress_per_token, noise, tree=None) -> (state,
@@ -75,6 +86,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   """
   parts = 1 if layout is None else layout.devices
   run = functools.partial(_run_steps, step, batch_size, steps, parts, schedule=schedule)
+  if merge and layout is not None:
+    run = functools.partial(_merged_run, run)
   negatives = functools.partial(_negatives, steps=steps, shape=(batch_size, negative), pool=pool)
 
   @functools.partial(jax.jit, donate_argnums=(0,))

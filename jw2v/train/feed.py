@@ -1,10 +1,10 @@
 """The feed: the corpus as blocks of training examples, made ahead of the steps and placed on the devices.
 
 Block b of epoch e draws its random bits (subsampling, windows) from fold_in(fold_in(data_key, e), b). On
-one CPU device the examples are made on the host by numpy, in a background thread, while the device trains
-on the previous block; otherwise each block's tokens go to the devices (each device a slice, each process
-reading only its devices' slices) and one jitted program makes the examples there. Both make the same
-examples.
+CPU devices in one process the examples are made on the host by numpy, in a background thread, while the
+devices train on the previous block; otherwise each block's tokens go to the devices (each device a slice,
+each process reading only its devices' slices) and one jitted program makes the examples there. Both make
+the same examples.
 """
 
 from __future__ import annotations
@@ -51,14 +51,14 @@ def make_feed(corpus: Corpus, counts: np.ndarray, config: Config, layout: device
   """The feed of a run of `config` (resolved) over `corpus`, whose vocabulary has these counts.
 
   Raises:
-    ConfigError: examples_on='host' on more than one device.
+    ConfigError: examples_on='host' in a run over several processes.
   """
   size = batches.block_size(corpus, config.block_tokens, layout.devices)
-  one_device = layout.devices == 1 and jax.process_count() == 1
-  if config.examples_on == 'host' and not one_device:
-    raise ConfigError(f'examples_on="host" makes the examples for one device; this run trains on '
-                      f'{layout.devices} (leave it unset to make them on the devices)', field='examples_on')
-  on_host = config.examples_on == 'host' or (config.examples_on is None and one_device
+  one_process = jax.process_count() == 1
+  if config.examples_on == 'host' and not one_process:
+    raise ConfigError(f'examples_on="host" makes the examples in one process; this run has '
+                      f'{jax.process_count()} (leave it unset to make them on the devices)', field='examples_on')
+  on_host = config.examples_on == 'host' or (config.examples_on is None and one_process
                                               and jax.default_backend() == 'cpu')
   how = dict(model=config.example_layout, window=config.window, shrink_windows=config.shrink_windows,
              buffer_size=batches.example_buffer_size(size, config.example_layout, config.window, config.batch_size))
@@ -80,11 +80,30 @@ def _device_examples(how: dict, block: batches.Block, keep_V, key, epoch, b) -> 
   return batches.make_examples(block, keep_V, _block_key(key, epoch, b), **how)
 
 
+def _gathered_examples(how: dict, block: batches.Block, keep_V, key, epoch, b) -> batches.Examples:
+  """`_device_examples` inside `shard_map`: each device gathers the block's slices and makes all of its
+  examples."""
+  whole = block._replace(ids_T=jax.lax.all_gather(block.ids_T, devices.AXIS, tiled=True),
+                         sentence_T=jax.lax.all_gather(block.sentence_T, devices.AXIS, tiled=True))
+  return _device_examples(how, whole, keep_V, key, epoch, b)
+
+
 def examples_program(feed: Feed, first: Fed, options: dict):
   """The compiled program that makes a block's examples on the devices:
   `program(block, keep_V, data_key, epoch, b) -> Examples` (the same on every device, whatever their
-  number); it is compiled for the block `first`."""
-  make = jax.jit(functools.partial(_device_examples, feed.how), out_shardings=feed.layout.replicated())
+  number); it is compiled for the block `first`.
+
+  Over several devices every device makes the whole block's examples from the gathered tokens (a
+  `shard_map`): left to XLA's partitioner, the program split its compaction over the devices and took
+  150 times as long on two CPU devices (performance docs).
+  """
+  if feed.layout.devices == 1:
+    make = jax.jit(functools.partial(_device_examples, feed.how), out_shardings=feed.layout.replicated())
+  else:
+    spread = jax.shard_map(functools.partial(_gathered_examples, feed.how), mesh=feed.layout.mesh,
+                           in_specs=(batches.Block(P(devices.AXIS), P(devices.AXIS), P()), P(), P(), P(), P()),
+                           out_specs=P(), check_vma=False)
+    make = jax.jit(spread)
   return make.lower(first.data, feed.keep_V, feed.data_key, 0, 0).compile(options)
 
 

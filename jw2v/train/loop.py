@@ -236,7 +236,7 @@ def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resum
     state, data_key = place(resume.state.padded(layout.rows), layout), run_keys(config.seed)[2]
   noise = batches.noise(vocab.counts, config.ns_exponent, rare_from=config.pool_rare_from)
   noise = jax.tree.map(lambda x: devices.put(x, layout.replicated()), noise)
-  step = make_step(config, optimizer, layout if layout.devices > 1 else None)
+  step = make_step(config, optimizer, layout if layout.devices > 1 and not config.local_updates else None)
   shape = dict(negative=config.negatives_per_example, batch_size=config.batch_size, steps=config.steps_per_call,
                pool=config.negative_pool)
   tree = huffman_tree(vocab.counts, config.hs_tree) if config.hs else None
@@ -245,7 +245,8 @@ def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resum
     extra = (jnp.array([[s(0.0), s(1.0)] for s in map(learning_rate_schedule, configs)], jnp.float32),)
   else:
     spread = layout if layout.devices > 1 else None
-    multi_step = make_multi_step(step, learning_rate_schedule(config), layout=spread, **shape)
+    multi_step = make_multi_step(step, learning_rate_schedule(config), layout=spread, merge=config.local_updates,
+                                 **shape)
     extra = () if tree is None else (jax.tree.map(lambda x: devices.put(x, layout.replicated()), tree),)
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
   feed = feed_lib.make_feed(corpus, vocab.counts, config, layout, data_key)
