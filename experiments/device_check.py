@@ -59,12 +59,11 @@ def parts(args, out: Path) -> list:
   script = lambda name: [sys.executable, str(EXPERIMENTS / name)]
   device, toy = ['--device', args.device], args.toy
   cores = [n for n in (1, 2, 4, 8, 16) if n <= len(os.sched_getaffinity(0))]
-  throughput = (['--vocab', '2000', '--tokens', '200000', '--dims', '16', '--batch-size', '256', '--quality-epochs', '0']
-                if toy else ['--vocab', '100000', '--tokens', '20000000', '--dims', '100', '300',
-                             '--batch-size', str(args.batch_size), '--quality-epochs', '10'])
-  cbow = (['--vocab', '2000', '--tokens', '200000', '--dims', '16', '--batch-size', '256', '--quality-epochs', '0']
-          if toy else ['--vocab', '100000', '--tokens', '20000000', '--dims', '100', '--batch-size',
-                       str(args.batch_size), '--quality-epochs', '0'])
+  synthetic = lambda dims, quality_epochs: (
+      ['--vocab', '2000', '--tokens', '200000', '--dims', '16', '--batch-size', '256', '--quality-epochs', '0']
+      if toy else ['--vocab', '100000', '--tokens', '20000000', '--dims', *dims, '--batch-size', str(args.batch_size),
+                   '--quality-epochs', quality_epochs])
+  throughput, cbow = synthetic(['100', '300'], '10'), synthetic(['100'], '0')
   profile = (['--batch-size', '256', '--steps', '8', '--vocab', '2000', '--tokens', '200000', '--repeats', '2']
              if toy else ['--batch-size', str(args.batch_size), '--vocab', '100000'])
   replicas = ['--models', '2', '--epochs', '1'] if toy else ['--models', '4', '--epochs', '10',
