@@ -3,7 +3,8 @@
 Each measurement runs in a fresh Python process, so both tools pay their own start-up the same way. The
 timed region is "corpus file to trained vectors": for gensim `Word2Vec(LineSentence(...), ...)` (vocabulary
 scan and training), for jw2v `load_corpus` + `train` (vocabulary, encoding, device start, compilation and
-training). jw2v is run twice: with an empty compilation cache (cold, what a first run pays) and with the
+training; the process first keeps freed memory for reuse, as the command line does:
+`jw2v.keep_freed_memory`). jw2v is run twice: with an empty compilation cache (cold, what a first run pays) and with the
 cache that run left (warm, what later runs with the same shapes pay). Both sets of vectors are scored with
 gensim's evaluators on WordSim-353, SimLex-999 and the Google analogies.
 
@@ -68,7 +69,10 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   import jax
   import jw2v
   from gensim.models import KeyedVectors
+  jw2v.keep_freed_memory()  # as the command line does, before JAX starts
   extra = {'batch_size': args.batch_size} if args.batch_size else {}
+  if args.steps_per_call:
+    extra['steps_per_call'] = args.steps_per_call
   if args.centre_negatives is not None and model == 'skipgram':
     extra['centre_negatives'] = args.centre_negatives
   if args.init_scale is not None:
@@ -85,6 +89,7 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   h = result.history
   return {'wall_seconds': wall, 'train_seconds': sum(e['seconds'] for e in h['epochs']),
           'compile_seconds': h['compile_seconds'], 'raw_words': corpus.raw_words, 'devices': config.devices or 1,
+          'steps_per_call': config.steps_per_call,
           **evaluate(kv)}
 
 
@@ -96,6 +101,8 @@ def measure(tool: str, model: str, path: str, args, env=None, cores=None) -> dic
     cmd.append(f'--pin={",".join(map(str, cores))}')
   if args.batch_size:
     cmd.append(f'--batch-size={args.batch_size}')
+  if args.steps_per_call:
+    cmd.append(f'--steps-per-call={args.steps_per_call}')
   if args.centre_negatives is not None:
     cmd.append(f'--centre-negatives={args.centre_negatives}')
   if args.init_scale is not None:
@@ -133,6 +140,8 @@ def main():
   parser.add_argument('--epochs', type=int, default=10)
   parser.add_argument('--seed', type=int, default=1)
   parser.add_argument('--batch-size', type=int, default=None, help="jw2v's batch size (default: jw2v's)")
+  parser.add_argument('--steps-per-call', type=int, default=None,
+                      help="jw2v's steps per dispatch, with --local-updates the steps between merges (default: jw2v's)")
   parser.add_argument('--centre-negatives', type=int, default=None,
                       help="jw2v skip-gram: negatives per centre, shared by its pairs (opt-in, not word2vec's "
                            "algorithm; default 0: per pair, as word2vec.c)")
@@ -152,6 +161,8 @@ def main():
   args = parser.parse_args()
   if args.repeats < 1:
     parser.error(f'--repeats must be at least 1, got {args.repeats}')
+  if args.steps_per_call is not None and args.steps_per_call < 1:
+    parser.error(f'--steps-per-call must be at least 1, got {args.steps_per_call}')
   if args.worker:
     if args.pin:  # before JAX or gensim start their threads
       os.sched_setaffinity(0, [int(c) for c in args.pin.split(',')])

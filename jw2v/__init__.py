@@ -7,7 +7,7 @@ vectors and their evaluation; a training job's files and the job itself; the com
 """
 
 LAYERS = (
-    'errors', 'atomic', 'collector',
+    'errors', 'atomic', 'collector', 'allocator',
     'config',
     'vocab', 'corpus', 'phrases', 'batches',
     'model', 'grads',
@@ -20,6 +20,7 @@ LAYERS = (
     'cli', '__main__',
 )
 
+from jw2v.allocator import keep_freed_memory
 from jw2v.batches import CbowBatch, Noise, SkipgramBatch, draw_negatives, noise, step_negatives
 from jw2v.classes import save_classes, word_classes
 from jw2v.checkpoint import load_checkpoint, restore_checkpoint, save_checkpoint
@@ -50,7 +51,7 @@ __all__ = [
     'CbowBatch', 'Config', 'Prepared', 'open_prepared', 'prepare_corpus', 'ConfigError', 'Corpus', 'DataError', 'Jw2vError', 'OutputExistsError', 'Run',
     'SkipgramBatch', 'SparseState', 'TrainResult', 'TrainState', 'UnknownWordError', 'Vocab', 'WordVectors',
     'build_vocab', 'extend_params', 'extend_vocab', 'cbow_grads', 'cbow_loss', 'draw_negatives', 'embedding', 'embedding_dot', 'encode',
-    'init_params', 'init_state', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
+    'init_params', 'init_state', 'keep_freed_memory', 'keep_probabilities', 'load_corpus', 'load_run', 'load_word2vec',
     'logistic_loss', 'make_multi_step', 'make_step', 'negative_sampling_loss', 'Noise', 'noise', 'noise_alias', 'noise_cdf', 'params_of', 'read_text',
     'reference_step', 'resolve_corpus', 'save_run', 'save_word2vec', 'skipgram_grads', 'skipgram_loss',
     'skipgram_shared_loss', 'save_classes', 'word_classes',

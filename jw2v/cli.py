@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 
 import jax
 
+from jw2v.allocator import keep_freed_memory
 from jw2v.atomic import atomic_write
 from jw2v.classes import check_classes_output, save_classes, word_classes
 from jw2v.config import HS_TREES, Config
@@ -530,6 +531,7 @@ def _in_flags(run, flags: dict):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   """Runs the command line; returns the exit status (errors are one line on stderr, never a traceback)."""
+  keep_freed_memory()  # before JAX starts its threads
   parser = build_parser()
   args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
   return exit_status('jw2v', lambda: _in_flags(lambda: args.func(args), _flags(parser)))

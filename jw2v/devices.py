@@ -24,7 +24,8 @@ class Layout(NamedTuple):
   Attributes:
     mesh: a 1-D mesh over the training devices (axis 'd').
     shard_tables: tables split by rows along 'd' (else replicated on every device).
-    rows: table rows, the vocabulary size rounded up to a multiple of the device count when sharded.
+    rows: table rows, the vocabulary size rounded up to a multiple of the device count when the tables
+      are sharded or merged by shares of rows (local updates).
   """
   mesh: Mesh
   shard_tables: bool
@@ -47,8 +48,13 @@ class Layout(NamedTuple):
     return P(AXIS) if self.shard_tables else P()
 
 
-def make_layout(vocab_size: int, devices: Optional[int] = None, shard_tables: bool = False) -> Layout:
+def make_layout(vocab_size: int, devices: Optional[int] = None, shard_tables: bool = False,
+                local_updates: bool = False) -> Layout:
   """A layout over the first `devices` devices (default: all of them, across processes).
+
+  With `shard_tables` or `local_updates` (`Config.local_updates`, whose merge sums each device's share
+  of the rows) the tables get whole shares: their rows are rounded up to a multiple of the device count
+  (the extra rows stay zero and are cut off at the end).
 
   Raises:
     ConfigError: more devices asked for than there are (names `devices`, the Config field).
@@ -58,7 +64,7 @@ def make_layout(vocab_size: int, devices: Optional[int] = None, shard_tables: bo
   if not 1 <= devices <= len(available):
     raise ConfigError(f'devices must be between 1 and the {len(available)} device(s) present, got {devices}',
                       field='devices')
-  rows = -(-vocab_size // devices) * devices if shard_tables else vocab_size
+  rows = -(-vocab_size // devices) * devices if shard_tables or local_updates else vocab_size
   return Layout(Mesh(np.array(available[:devices]), (AXIS,)), shard_tables, rows)
 
 

@@ -186,7 +186,8 @@ def _train_run(out: Path, prepared: Prepared, config: Config, source: str, resum
   lead = jax.process_index() == 0
   if lead:
     remove_temporaries(out / TRAINING)
-  layout = devices.make_layout(len(prepared.vocab), config.devices, config.shard_tables)
+  layout = devices.make_layout(len(prepared.vocab), config.devices, config.shard_tables,
+                               config.local_updates)
   log(f'{layout.devices} {jax.devices()[0].platform} device(s) in {jax.process_count()} process(es), tables '
       f'{"sharded by rows" if layout.shard_tables else "replicated"}; '
       f'{memory_estimate(len(prepared.vocab), config, layout).describe()}')

@@ -90,13 +90,15 @@ def test_bench_vs_gensim_on_each_core_count(tmp_path, text_corpus):
   import os
   counts = sorted({1, min(2, len(os.sched_getaffinity(0)))})
   run('bench_vs_gensim.py', '--corpus', str(text_corpus), '--epochs', '1', '--dim', '16', '--models', 'cbow',
-      '--cores', *map(str, counts), '--local-updates', '--out', str(tmp_path / 'out'), cwd=tmp_path)
+      '--cores', *map(str, counts), '--local-updates', '--steps-per-call', '16', '--out', str(tmp_path / 'out'),
+      cwd=tmp_path)
   got = results(tmp_path / 'out')
   by_cores = got['by_cores']
   assert sorted(by_cores) == sorted(map(str, counts)) and got['runs'] == by_cores[str(counts[-1])]['runs']
   for n in counts:
     assert all(by_cores[str(n)]['runs']['cbow'][name]['cores_used'] == n for name in ('jw2v_cold', 'jw2v_warm', 'gensim'))
     assert by_cores[str(n)]['runs']['cbow']['jw2v_cold']['devices'] == n  # --local-updates: a CPU device a core
+    assert by_cores[str(n)]['runs']['cbow']['jw2v_cold']['steps_per_call'] == 16
     for tool, name in (('jw2v', 'jw2v_cold'), ('gensim', 'gensim')):
       assert got['scaling']['cbow'][str(n)][tool] == pytest.approx(
           by_cores[str(counts[0])]['runs']['cbow'][name]['wall_seconds'] / by_cores[str(n)]['runs']['cbow'][name]['wall_seconds'])
@@ -108,6 +110,8 @@ def test_bench_vs_gensim_refuses_more_cores_than_it_has(tmp_path):
   import os
   done = run('bench_vs_gensim.py', '--cores', str(len(os.sched_getaffinity(0)) + 1), cwd=tmp_path, status=2)
   assert '--cores must lie between 1 and the' in done.stderr and 'Traceback' not in done.stderr
+  done = run('bench_vs_gensim.py', '--steps-per-call', '0', cwd=tmp_path, status=2)
+  assert '--steps-per-call must be at least 1, got 0' in done.stderr and 'Traceback' not in done.stderr
 
 
 def test_device_check_runs_every_part_at_toy_sizes(tmp_path, text_corpus):

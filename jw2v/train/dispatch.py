@@ -54,11 +54,27 @@ def _merged_run(run: Callable, copies: int, state: SparseState, *args, tree=None
   """`run` on this device's own copy of the tables, then every copy's change added to each (inside
   `shard_map` over `copies` devices): the steps of `Config.local_updates`."""
   new, loss_S = run(state, *args, tree=tree)
-  # old + sum(now - old), written as sum(now) - (copies - 1) * old: the collective then reads the tables
-  # themselves, which XLA's CPU devices do 2-3 times faster than summing a computed difference.
-  summed = lambda old, now: None if old is None else jax.lax.psum(now, devices.AXIS) - (copies - 1) * old
+  summed = lambda old, now: None if old is None else _summed_change(old, now, copies)
   return (new._replace(W_in=summed(state.W_in, new.W_in), W_out_T=summed(state.W_out_T, new.W_out_T),
                        W_hs_T=summed(state.W_hs_T, new.W_hs_T)), jax.lax.psum(loss_S, devices.AXIS))
+
+
+def _summed_change(old: jax.Array, now: jax.Array, copies: int) -> jax.Array:
+  """old + the sum over the copies of (now - old), inside `shard_map` over `copies` devices: each copy's
+  table after a merge.
+
+  Written as sum(now) - (copies - 1) * old, so that the collective reads the tables themselves (XLA's CPU
+  devices sum a computed difference 2-3 times slower). When the rows split evenly over the copies, the sum
+  is a reduce-scatter (each device sums its share of the rows) then an all-gather: on XLA's CPU devices
+  faster than one all-reduce of the whole table (docs/performance.md).
+  """
+  rows = old.shape[0]
+  if rows % copies:
+    return jax.lax.psum(now, devices.AXIS) - (copies - 1) * old
+  part = rows // copies
+  mine = jax.lax.dynamic_slice_in_dim(old, jax.lax.axis_index(devices.AXIS) * part, part)
+  summed = jax.lax.psum_scatter(now, devices.AXIS, scatter_dimension=0, tiled=True) - (copies - 1) * mine
+  return jax.lax.all_gather(summed, devices.AXIS, tiled=True)
 
 
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int, steps: int,

@@ -224,7 +224,8 @@ def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resum
   config, sweep = configs[0], len(configs) > 1
   if params is not None:
     _check_params(params, len(vocab), config.dim)
-  layout = devices.make_layout(len(vocab), 1 if sweep else config.devices, config.shard_tables)
+  layout = devices.make_layout(len(vocab), 1 if sweep else config.devices, config.shard_tables,
+                               config.local_updates)
   if config.batch_size % layout.devices:
     raise ConfigError(f'the batch size ({config.batch_size}) must be a multiple of the number of devices '
                       f'({layout.devices})', field='batch_size')
