@@ -158,6 +158,13 @@ def runs(tmp_path_factory):
   return dict(np.load(path))
 
 
+def _assert_same_training(runs, name: str, reference: str):
+  """Run `name` has the losses and the vectors of run `reference`, within the file's tolerances."""
+  np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
+  for table in ('W_in', 'W_out'):
+    np.testing.assert_allclose(runs[name + '/' + table], runs[reference + '/' + table], rtol=0, atol=VECTOR_ATOL)
+
+
 @pytest.mark.parametrize('name, reference', [
     ('sg2', 'sg1'), ('sg4', 'sg1'), ('sg2_sharded', 'sg1'), ('sg4_sharded', 'sg1'),
     ('sg4_sharded_resumed', 'sg4_sharded'), ('sgc1_resumed', 'sgc1'), ('sgc4_sharded', 'sgc1'),
@@ -165,18 +172,14 @@ def runs(tmp_path_factory):
     ('cbow4', 'cbow1'), ('cbow4_sharded', 'cbow1'), ('adam2', 'adam1'), ('adam4', 'adam1'),
     ('sg4_device', 'sg1'), ('cbow4_device', 'cbow1')])
 def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, reference):
-  np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
-  for table in ('W_in', 'W_out'):
-    np.testing.assert_allclose(runs[name + '/' + table], runs[reference + '/' + table], rtol=0, atol=VECTOR_ATOL)
+  _assert_same_training(runs, name, reference)
 
 
 @pytest.mark.parametrize('name, reference', [
     ('sg_local1', 'sg1'), ('sg1_step1', 'sg1'), ('sg_local2_step1', 'sg1'), ('cbow_local4_step1', 'cbow1_step1'),
     ('hs_local2_step1', 'hs1_step1'), ('sg_local4_step1_499', 'sg1_step1_499')])
 def test_local_updates_summed_after_every_step_are_the_synchronous_step(runs, name, reference):
-  np.testing.assert_allclose(runs[name + '/loss'], runs[reference + '/loss'], rtol=LOSS_RTOL)
-  for table in ('W_in', 'W_out'):
-    np.testing.assert_allclose(runs[name + '/' + table], runs[reference + '/' + table], rtol=0, atol=VECTOR_ATOL)
+  _assert_same_training(runs, name, reference)
 
 
 def test_local_updates_over_several_steps_train_copies_apart(runs):
