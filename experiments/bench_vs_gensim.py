@@ -23,6 +23,8 @@ scores, and the ratios gensim time / jw2v time (above 1: jw2v is faster).
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --init-scale 0.5  # word2vec.c's initial range
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --cores 1 2 --repeats 3   # core scaling
   JW2V_DATA_DIR=../shared/data python experiments/bench_vs_gensim.py --cores 1 2 --local-updates   # a device a core
+  python experiments/bench_vs_gensim.py --corpus big.txt --min-count 5 --cores 1 2 --local-updates \
+      --steps-per-call 1024 --merge-every 64   # whole tables merged every 1024 steps, frequent rows every 64
 
 With --cores N [N ...] every run is repeated on each core count: its process is pinned to the first N
 cores it may use (as `taskset` would) and gensim gets N workers. The table then has one block per core
@@ -78,7 +80,7 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   if args.init_scale is not None:
     extra['init_scale'] = args.init_scale
   if args.local_updates:
-    extra.update(devices=len(jax.devices()), local_updates=True)
+    extra.update(devices=len(jax.devices()), local_updates=True, merge_every=args.merge_every)
   config = jw2v.Config(model=model, **settings, **extra)
   start = time.perf_counter()
   corpus, vocab, _ = jw2v.load_corpus(path, config.min_count)
@@ -89,7 +91,7 @@ def worker(tool: str, model: str, path: str, args) -> dict:
   h = result.history
   return {'wall_seconds': wall, 'train_seconds': sum(e['seconds'] for e in h['epochs']),
           'compile_seconds': h['compile_seconds'], 'raw_words': corpus.raw_words, 'devices': config.devices or 1,
-          'steps_per_call': config.steps_per_call,
+          'steps_per_call': config.steps_per_call, 'merge_every': config.merge_every,
           **evaluate(kv)}
 
 
@@ -109,6 +111,8 @@ def measure(tool: str, model: str, path: str, args, env=None, cores=None) -> dic
     cmd.append(f'--init-scale={args.init_scale}')
   if args.local_updates:
     cmd.append('--local-updates')
+  if args.merge_every:
+    cmd.append(f'--merge-every={args.merge_every}')
   out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
   if out.returncode:
     last = (out.stderr.strip().splitlines() or ['(no message)'])[-1].removeprefix('bench_vs_gensim: error: ')
@@ -151,6 +155,9 @@ def main():
   parser.add_argument('--local-updates', action='store_true',
                       help='jw2v on one CPU device per core it may use, each training its own copy of the tables '
                            '(Config.local_updates; opt-in)')
+  parser.add_argument('--merge-every', type=int, default=None,
+                      help="with --local-updates: jw2v also merges the most frequent words' rows every M steps "
+                           '(Config.merge_every; at most --steps-per-call)')
   parser.add_argument('--workers', type=int, default=os.cpu_count(), help="gensim's threads (default: cores)")
   parser.add_argument('--repeats', type=int, default=1, help='rounds of the three runs; medians are reported')
   parser.add_argument('--cores', type=int, nargs='+', default=None,
@@ -163,6 +170,13 @@ def main():
     parser.error(f'--repeats must be at least 1, got {args.repeats}')
   if args.steps_per_call is not None and args.steps_per_call < 1:
     parser.error(f'--steps-per-call must be at least 1, got {args.steps_per_call}')
+  if args.merge_every is not None:
+    from jw2v.config import Config, ConfigError  # (JAX's devices start later, in the workers)
+    try:
+      Config(local_updates=args.local_updates, merge_every=args.merge_every,
+             **({'steps_per_call': args.steps_per_call} if args.steps_per_call else {}))
+    except ConfigError as e:
+      parser.error(str(e))
   if args.worker:
     if args.pin:  # before JAX or gensim start their threads
       os.sched_setaffinity(0, [int(c) for c in args.pin.split(',')])

@@ -88,6 +88,11 @@ _TRAIN_OPTIONS = (  # (flag, Config field, type, help)
     ('--batch-size', 'batch_size', int, 'examples per step: pairs, or centres for cbow and with shared '
                                         'negatives (default 1024; with shared negatives as many centres as '
                                         'hold about 1024 pairs, 128 at window 5; more on a GPU, e.g. 8192)'),
+    ('--steps-per-call', 'steps_per_call', int, 'steps in one jitted dispatch (default 64); with '
+                                                '--local-updates the copies are summed at the end of each'),
+    ('--merge-every', 'merge_every', int, 'with --local-updates: also sum the rows of the 16,384 most '
+                                          'frequent words every this many steps (at most --steps-per-call), '
+                                          'so that a longer dispatch sums the whole tables less often'),
     ('--block-tokens', 'block_tokens', int, 'corpus tokens whose examples are made at once (default 131072; '
                                             'more on a GPU, e.g. 4194304)'),
     ('--optimizer', 'optimizer', str, 'sgd (sparse fast path, default) or adam/adagrad/rmsprop/adamw '

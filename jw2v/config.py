@@ -28,7 +28,11 @@ class Config:
   apply its share of every batch to its own copy of the tables, and sums the copies' changes into every
   copy once per dispatch (`steps_per_call` steps) instead of after every step: several CPU devices then
   train in parallel (one per core), but a device does not see the others' updates of a dispatch until
-  its end, and the sum costs O(V * dim) per dispatch (the performance docs measure both). `init_scale`
+  its end, and the sum costs O(V * dim) per dispatch (the performance docs measure both). With
+  `merge_every=M` (local updates only, M <= `steps_per_call`) the rows of the 16,384 most frequent words
+  (and of the inner nodes nearest hierarchical softmax's root) are also summed every M steps, so that
+  a dispatch can be longer, and the O(V * dim) sum rarer, while the rows most steps touch are merged
+  as often as before. `init_scale`
   sets the range of the initial W_in, uniform in [-init_scale/dim, init_scale/dim): 1.0 (the default) is
   gensim 4's, 0.5 word2vec.c's (and gensim 3's); gensim 4's scored higher on the quality matrix, for both
   models.
@@ -105,6 +109,7 @@ class Config:
   devices: Optional[int] = None
   shard_tables: bool = False
   local_updates: bool = False
+  merge_every: Optional[int] = None
   centre_negatives: int = 0
   negative_pool: Optional[int] = None
   negative_pool_from: int = 16384
@@ -144,6 +149,11 @@ class Config:
     need(isinstance(self.local_updates, bool), f'local_updates must be True or False, got {self.local_updates!r}')
     need(not (self.local_updates and (self.shard_tables or self.update_path != 'sparse')),
          'local_updates needs the sparse SGD path (optimizer sgd) and replicated tables (no shard_tables)')
+    need(self.merge_every is None or (isinstance(self.merge_every, int) and not isinstance(self.merge_every, bool)
+                                      and 1 <= self.merge_every <= self.steps_per_call),
+         f'merge_every must be a whole number from 1 to steps_per_call ({self.steps_per_call}), '
+         f'got {self.merge_every!r}')
+    need(self.merge_every is None or self.local_updates, 'merge_every needs local_updates')
     need(isinstance(self.centre_negatives, int) and not isinstance(self.centre_negatives, bool)
          and self.centre_negatives >= 0,
          f'centre_negatives must be a whole number >= 0, got {self.centre_negatives!r}')

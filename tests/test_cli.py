@@ -71,7 +71,8 @@ def test_similar_and_analogy_print_neighbours(trained_dir, capsys):
                                          ('--sample', '-1'), ('--model', 'glove'), ('--alpha', '0'),
                                          ('--batch-size', '0'), ('--init-scale', '0'), ('--init-scale', 'nan'),
                                          ('--examples-on', 'gpu'), ('--negative-pool', '100'),
-                                         ('--negative-pool-from', '-5'), ('--block-tokens', '0')])
+                                         ('--negative-pool-from', '-5'), ('--block-tokens', '0'),
+                                         ('--steps-per-call', '0'), ('--merge-every', '0')])
 def test_impossible_hyperparameters(tmp_path, capsys, corpus_file, flag, value):
   # the library's error names the Config field; the command names its flag instead
   _fails(capsys, ['train', str(corpus_file), '--out', str(tmp_path / 'o'), flag, value], f'error: {flag} must')

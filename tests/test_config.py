@@ -71,7 +71,9 @@ def test_centre_negatives_is_a_whole_number(value):
     (dict(max_vocab_size=1), 'max_vocab_size'), (dict(examples_on='tpu'), 'examples_on'),
     (dict(optimizer='adam', shard_tables=True), 'shard_tables'), (dict(local_updates=1), 'local_updates'),
     (dict(local_updates=True, shard_tables=True), 'local_updates'),
-    (dict(local_updates=True, optimizer='adam'), 'local_updates')])
+    (dict(local_updates=True, optimizer='adam'), 'local_updates'), (dict(merge_every=8), 'merge_every'),
+    (dict(local_updates=True, merge_every=0), 'merge_every'),
+    (dict(local_updates=True, steps_per_call=64, merge_every=128), 'merge_every')])
 def test_an_impossible_field_is_one_error_that_names_it(kw, field):
   with pytest.raises(jw2v.ConfigError) as raised:
     Config(**kw)

@@ -30,12 +30,14 @@ WORKER = r'''
 import json, sys
 import numpy as np
 import jw2v, jax
+from jw2v.train import dispatch
 assert len(jax.devices()) == 4, jax.devices()
 corpora = {words: jw2v.synthetic_corpus(30_000, words, seed=5) for words in (500, 499)}
 runs = json.loads(sys.argv[2])
 out = {}
 for name, kw in runs.items():
   stop_after = kw.pop('stop_after', None)
+  dispatch.FREQUENT_ROWS = kw.pop('frequent_rows', 16384)
   corpus, vocab = corpora[kw.pop('words', 500)]
   config = jw2v.Config(**{**dict(dim=16, min_count=1, epochs=2, batch_size=128, block_tokens=4096, steps_per_call=8), **kw})
   resume = None
@@ -89,6 +91,17 @@ RUNS = {
     'hs1_step1': dict(model='skipgram', hs=True, negative=0, devices=1, steps_per_call=1),
     'hs_local2_step1': dict(model='skipgram', hs=True, negative=0, devices=2, local_updates=True, steps_per_call=1),
     'sg_local4': dict(model='skipgram', devices=4, local_updates=True),
+    # merge_every: with every row frequent (500 words), merging every 4 steps of a dispatch of 8 is
+    # dispatches of 4 steps; with 100 frequent rows, only those are merged in the middle.
+    'sg_local2_s4': dict(model='skipgram', devices=2, local_updates=True, steps_per_call=4),
+    'sg_local2_every4': dict(model='skipgram', devices=2, local_updates=True, merge_every=4),
+    'hs_local2_s4': dict(model='skipgram', hs=True, negative=0, devices=2, local_updates=True, steps_per_call=4),
+    'hs_local2_every4': dict(model='skipgram', hs=True, negative=0, devices=2, local_updates=True, merge_every=4),
+    'sg_local2': dict(model='skipgram', devices=2, local_updates=True),
+    'sg_local2_every8_f100': dict(model='skipgram', devices=2, local_updates=True, merge_every=8,
+                                  frequent_rows=100),
+    'sg_local2_every4_f100': dict(model='skipgram', devices=2, local_updates=True, merge_every=4,
+                                  frequent_rows=100),
     # 499 words: the merge's shares of rows need the tables padded to 500 rows.
     'sg1_step1_499': dict(model='skipgram', devices=1, steps_per_call=1, words=499),
     'sg_local4_step1_499': dict(model='skipgram', devices=4, local_updates=True, steps_per_call=1, words=499),
@@ -180,6 +193,24 @@ def test_same_global_batch_same_training_on_any_number_of_devices(runs, name, re
     ('hs_local2_step1', 'hs1_step1'), ('sg_local4_step1_499', 'sg1_step1_499')])
 def test_local_updates_summed_after_every_step_are_the_synchronous_step(runs, name, reference):
   _assert_same_training(runs, name, reference)
+
+
+@pytest.mark.parametrize('name, reference', [
+    ('sg_local2_every4', 'sg_local2_s4'), ('hs_local2_every4', 'hs_local2_s4'),
+    ('sg_local2_every8_f100', 'sg_local2')])
+def test_merging_frequent_rows_mid_dispatch_is_merging_them_as_often(runs, name, reference):
+  # Every row frequent: the same as dispatches of merge_every steps; one chunk a dispatch: no change.
+  _assert_same_training(runs, name, reference)
+
+
+def test_merging_only_the_frequent_rows_mid_dispatch(runs):
+  # The first 100 rows are merged every 4 steps as in dispatches of 4, the others every 8: a third run
+  # (vectors apart from both by far more than rounding), trained as well as both.
+  mixed, every4, every8 = (runs[name + '/W_in'] for name in ('sg_local2_every4_f100', 'sg_local2_s4', 'sg_local2'))
+  for other in (every4, every8):
+    assert np.abs(mixed - other).max() > 10 * VECTOR_ATOL
+  for name in ('sg_local2_s4', 'sg_local2'):
+    np.testing.assert_allclose(runs['sg_local2_every4_f100/loss'][-1], runs[name + '/loss'][-1], rtol=0.02)
 
 
 def test_local_updates_over_several_steps_train_copies_apart(runs):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -23,12 +23,13 @@ from jw2v.train.state import SparseState
 
 def _run_steps(step: Callable, batch_size: int, steps: int, parts: int, state, examples, first, n, progress0,
                progress_per_token, negatives_SxbxK, schedule: Callable, transform: Optional[Callable] = None,
-               models: int = 1, tree=None):
-  """Steps first..first+n-1 of a block's examples (a `fori_loop` with a dynamic trip count): (state, loss_S).
+               models: int = 1, tree=None, start=0, loss_S=None):
+  """Steps first+start..first+n-1 of a block's examples (a `fori_loop` with a dynamic trip count): (state,
+  loss_S).
 
   Inside `shard_map` (parts > 1) each device takes its part of every batch. `transform` maps each batch
   before its step (a sweep's copies of it, one per model); `models` and `tree` (hierarchical softmax) are
-  passed on to the step.
+  passed on to the step. `loss_S` (default zeros) receives step i's loss at i.
   """
   part = 0 if parts == 1 else jax.lax.axis_index(devices.AXIS)
   model_step = step if models == 1 else functools.partial(step, models=models)
@@ -41,8 +42,9 @@ def _run_steps(step: Callable, batch_size: int, steps: int, parts: int, state, e
     state, loss = model_step(state, transform(batch) if transform else batch, negatives_SxbxK[i],
                              schedule(progress))
     return state, loss_S.at[i].set(loss)
-  losses = jnp.zeros((steps,) if models == 1 else (steps, models), jnp.float32)
-  return jax.lax.fori_loop(0, n, body, (state, losses))
+  if loss_S is None:
+    loss_S = jnp.zeros((steps,) if models == 1 else (steps, models), jnp.float32)
+  return jax.lax.fori_loop(start, n, body, (state, loss_S))
 
 
 def _negatives(state, noise: batches.Noise, *, steps: int, shape: tuple, pool: int) -> jax.Array:
@@ -50,13 +52,75 @@ def _negatives(state, noise: batches.Noise, *, steps: int, shape: tuple, pool: i
   return batches.step_negatives(state.key, state.step + jnp.arange(steps), noise, shape, pool)
 
 
-def _merged_run(run: Callable, copies: int, state: SparseState, *args, tree=None):
+# With `Config.merge_every`, the rows of this many of the most frequent words (ids 0 .. FREQUENT_ROWS - 1)
+# are merged every `merge_every` steps; the rest once per dispatch.
+FREQUENT_ROWS = 16384
+
+
+class _Frequent(NamedTuple):
+  """The rows of the tables that local updates merge every `merge_every` steps: the first `rows` rows of
+  W_in and W_out_T (the most frequent words), and the last `hs_rows` of W_hs_T (the inner nodes nearest
+  the root, which Huffman trees number last)."""
+  rows: int
+  hs_rows: int
+  all_rows: bool   # they are the whole tables
+
+  @classmethod
+  def of_state(cls, state: SparseState, frequent_rows: int) -> '_Frequent':
+    hs_total = 0 if state.W_hs_T is None else state.W_hs_T.shape[0]
+    rows, hs_rows = min(frequent_rows, state.W_in.shape[0]), min(frequent_rows, hs_total)
+    return cls(rows, hs_rows, rows == state.W_in.shape[0] and hs_rows == hs_total)
+
+  def take(self, state: SparseState) -> tuple:
+    hs = None if state.W_hs_T is None else state.W_hs_T[state.W_hs_T.shape[0] - self.hs_rows:]
+    return state.W_in[:self.rows], state.W_out_T[:self.rows], hs
+
+  def put(self, state: SparseState, rows: tuple) -> SparseState:
+    W_in, W_out_T, hs = rows
+    state = state._replace(W_in=state.W_in.at[:self.rows].set(W_in), W_out_T=state.W_out_T.at[:self.rows].set(W_out_T))
+    if hs is None:
+      return state
+    return state._replace(W_hs_T=state.W_hs_T.at[state.W_hs_T.shape[0] - self.hs_rows:].set(hs))
+
+
+def _merged_run(run: Callable, copies: int, steps: int, merge_every: Optional[int], frequent_rows: int,
+                state: SparseState, examples, first, n, *args, tree=None):
   """`run` on this device's own copy of the tables, then every copy's change added to each (inside
-  `shard_map` over `copies` devices): the steps of `Config.local_updates`."""
-  new, loss_S = run(state, *args, tree=tree)
+  `shard_map` over `copies` devices): the steps of `Config.local_updates`.
+
+  With `merge_every`, the steps run in chunks of that many, and after each chunk the frequent rows
+  (`_Frequent`) are merged as well, against their values at the previous merge.
+  """
+  if merge_every is None:
+    new, loss_S = run(state, examples, first, n, *args, tree=tree)
+    return _merged(state, new, copies), jax.lax.psum(loss_S, devices.AXIS)
+  frequent = _Frequent.of_state(state, frequent_rows)
+  chunk = functools.partial(_merged_chunk, run, copies, frequent, merge_every, examples, first, n, args, tree)
+  carry = (state, jnp.zeros((steps,), jnp.float32), frequent.take(state))
+  new, loss_S, base = jax.lax.fori_loop(0, -(-n // merge_every), chunk, carry)
+  if not frequent.all_rows:  # the other rows' changes, against their values at the dispatch's start
+    new = _merged(frequent.put(state, base), new, copies)
+  return new, jax.lax.psum(loss_S, devices.AXIS)
+
+
+def _merged_chunk(run: Callable, copies: int, frequent: _Frequent, merge_every: int, examples, first, n, args,
+                  tree, c, carry):
+  """A `fori_loop` body: chunk c's steps, then the frequent rows merged (carry: the state, the losses, and
+  the frequent rows' values at their last merge)."""
+  state, loss_S, base = carry
+  start = c * merge_every
+  state, loss_S = run(state, examples, first, jnp.minimum(start + merge_every, n), *args, tree=tree, start=start,
+                      loss_S=loss_S)
+  base = tuple(None if old is None else _summed_change(old, now, copies)
+               for old, now in zip(base, frequent.take(state)))
+  return frequent.put(state, base), loss_S, base
+
+
+def _merged(old: SparseState, new: SparseState, copies: int) -> SparseState:
+  """`new` with each table's change since `old` summed over the copies (`_summed_change`)."""
   summed = lambda old, now: None if old is None else _summed_change(old, now, copies)
-  return (new._replace(W_in=summed(state.W_in, new.W_in), W_out_T=summed(state.W_out_T, new.W_out_T),
-                       W_hs_T=summed(state.W_hs_T, new.W_hs_T)), jax.lax.psum(loss_S, devices.AXIS))
+  return new._replace(W_in=summed(old.W_in, new.W_in), W_out_T=summed(old.W_out_T, new.W_out_T),
+                      W_hs_T=summed(old.W_hs_T, new.W_hs_T))
 
 
 def _summed_change(old: jax.Array, now: jax.Array, copies: int) -> jax.Array:
@@ -78,7 +142,8 @@ def _summed_change(old: jax.Array, now: jax.Array, copies: int) -> jax.Array:
 
 
 def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, batch_size: int, steps: int,
-                    layout: Optional[devices.Layout] = None, pool: int = 0, merge: bool = False) -> Callable:
+                    layout: Optional[devices.Layout] = None, pool: int = 0, merge: bool = False,
+                    merge_every: Optional[int] = None, frequent_rows: Optional[int] = None) -> Callable:
   """Jits up to `steps` consecutive steps of one model over a block's examples into one dispatch.
 
   Args:
@@ -95,6 +160,9 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
       noise made with `rare_from`).
     merge: with `layout`: `step` works on one device's copy of the tables (made without the layout), and
       the copies' changes are summed at the end of the dispatch (`Config.local_updates`).
+    merge_every: with `merge`: the rows of the `frequent_rows` most frequent words are also summed every
+      this many steps (`Config.merge_every`); None: only at the dispatch's end.
+    frequent_rows: see `merge_every` (default `FREQUENT_ROWS`).
 
   Returns:
     `multi_step(state, examples, first, n, progress0, progress_per_token, noise, tree=None) -> (state,
@@ -105,7 +173,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   parts = 1 if layout is None else layout.devices
   run = functools.partial(_run_steps, step, batch_size, steps, parts, schedule=schedule)
   if merge and layout is not None:
-    run = functools.partial(_merged_run, run, parts)
+    run = functools.partial(_merged_run, run, parts, steps, merge_every,
+                            FREQUENT_ROWS if frequent_rows is None else frequent_rows)
   negatives = functools.partial(_negatives, steps=steps, shape=(batch_size, negative), pool=pool)
 
   @functools.partial(jax.jit, donate_argnums=(0,))

@@ -247,7 +247,7 @@ def _setup(corpus: Corpus, vocab: Vocab, configs: list, params, optimizer, resum
   else:
     spread = layout if layout.devices > 1 else None
     multi_step = make_multi_step(step, learning_rate_schedule(config), layout=spread, merge=config.local_updates,
-                                 **shape)
+                                 merge_every=config.merge_every, **shape)
     extra = () if tree is None else (jax.tree.map(lambda x: devices.put(x, layout.replicated()), tree),)
   here = resume or Checkpoint(None, 0, 0, 0, 0.0, 0, 0.0, [])
   feed = feed_lib.make_feed(corpus, vocab.counts, config, layout, data_key)
