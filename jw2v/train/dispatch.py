@@ -29,7 +29,8 @@ def _run_steps(step: Callable, batch_size: int, steps: int, parts: int, state, e
 
   Inside `shard_map` (parts > 1) each device takes its part of every batch. `transform` maps each batch
   before its step (a sweep's copies of it, one per model); `models` and `tree` (hierarchical softmax) are
-  passed on to the step. `loss_S` (default zeros) receives step i's loss at i.
+  passed on to the step. Step i takes negatives_SxbxK[i - start]; `loss_S` (default zeros) receives its loss
+  at i.
   """
   part = 0 if parts == 1 else jax.lax.axis_index(devices.AXIS)
   model_step = step if models == 1 else functools.partial(step, models=models)
@@ -39,7 +40,7 @@ def _run_steps(step: Callable, batch_size: int, steps: int, parts: int, state, e
     state, loss_S = carry
     batch = batches.batch_at(examples, first + i, batch_size, part, parts)
     progress = progress0 + progress_per_token * examples.offset_P[(first + i) * batch_size]
-    state, loss = model_step(state, transform(batch) if transform else batch, negatives_SxbxK[i],
+    state, loss = model_step(state, transform(batch) if transform else batch, negatives_SxbxK[i - start],
                              schedule(progress))
     return state, loss_S.at[i].set(loss)
   if loss_S is None:
@@ -63,19 +64,19 @@ class _Frequent(NamedTuple):
   the root, which Huffman trees number last)."""
   rows: int
   hs_rows: int
-  all_rows: bool   # they are the whole tables
 
   @classmethod
   def of_state(cls, state: SparseState, frequent_rows: int) -> '_Frequent':
     hs_total = 0 if state.W_hs_T is None else state.W_hs_T.shape[0]
-    rows, hs_rows = min(frequent_rows, state.W_in.shape[0]), min(frequent_rows, hs_total)
-    return cls(rows, hs_rows, rows == state.W_in.shape[0] and hs_rows == hs_total)
+    return cls(min(frequent_rows, state.W_in.shape[0]), min(frequent_rows, hs_total))
 
   def take(self, state: SparseState) -> tuple:
+    """The frequent rows of each table (W_in, W_out_T, W_hs_T; None without hierarchical softmax)."""
     hs = None if state.W_hs_T is None else state.W_hs_T[state.W_hs_T.shape[0] - self.hs_rows:]
     return state.W_in[:self.rows], state.W_out_T[:self.rows], hs
 
   def put(self, state: SparseState, rows: tuple) -> SparseState:
+    """`state` with the rows `take` takes replaced by `rows`."""
     W_in, W_out_T, hs = rows
     state = state._replace(W_in=state.W_in.at[:self.rows].set(W_in), W_out_T=state.W_out_T.at[:self.rows].set(W_out_T))
     if hs is None:
@@ -83,34 +84,48 @@ class _Frequent(NamedTuple):
     return state._replace(W_hs_T=state.W_hs_T.at[state.W_hs_T.shape[0] - self.hs_rows:].set(hs))
 
 
-def _merged_run(run: Callable, copies: int, steps: int, merge_every: Optional[int], frequent_rows: int,
-                state: SparseState, examples, first, n, *args, tree=None):
+def _merged_run(run: Callable, copies: int, state: SparseState, *args, tree=None):
   """`run` on this device's own copy of the tables, then every copy's change added to each (inside
-  `shard_map` over `copies` devices): the steps of `Config.local_updates`.
+  `shard_map` over `copies` devices): the steps of `Config.local_updates`."""
+  new, loss_S = run(state, *args, tree=tree)
+  return _merged(state, new, copies), jax.lax.psum(loss_S, devices.AXIS)
 
-  With `merge_every`, the steps run in chunks of that many, and after each chunk the frequent rows
-  (`_Frequent`) are merged as well, against their values at the previous merge.
+
+def _chunked_run(run: Callable, copies: int, steps: int, merge_every: int, frequent_rows: int, draw: Callable,
+                 state: SparseState, examples, first, n, progress0, progress_per_token, noise, tree=None):
+  """`_merged_run` with `Config.merge_every`: the steps run in chunks of `merge_every`; after each chunk but
+  the last the frequent rows (`_Frequent`) are merged, against their values at the previous merge, and
+  after the last the whole tables, as `_merged_run` merges them (the frequent rows against their last
+  merge). Each chunk draws its own steps' negatives (`draw`, the global batch's; this device takes its
+  part), so that a dispatch of many steps that its block cuts short draws no more than it uses.
   """
-  if merge_every is None:
-    new, loss_S = run(state, examples, first, n, *args, tree=tree)
-    return _merged(state, new, copies), jax.lax.psum(loss_S, devices.AXIS)
   frequent = _Frequent.of_state(state, frequent_rows)
-  chunk = functools.partial(_merged_chunk, run, copies, frequent, merge_every, examples, first, n, args, tree)
+  chunk = functools.partial(_chunk_steps, run, copies, merge_every, draw, examples, first, n, progress0,
+                            progress_per_token, noise, tree)
+  merged_chunk = functools.partial(_merged_chunk, chunk, copies, frequent)
+  chunks = -(-n // merge_every)
   carry = (state, jnp.zeros((steps,), jnp.float32), frequent.take(state))
-  new, loss_S, base = jax.lax.fori_loop(0, -(-n // merge_every), chunk, carry)
-  if not frequent.all_rows:  # the other rows' changes, against their values at the dispatch's start
-    new = _merged(frequent.put(state, base), new, copies)
-  return new, jax.lax.psum(loss_S, devices.AXIS)
+  new, loss_S, base = jax.lax.fori_loop(0, chunks - 1, merged_chunk, carry)
+  new, loss_S = chunk(jnp.maximum(chunks - 1, 0), new, loss_S)
+  return _merged(frequent.put(state, base), new, copies), jax.lax.psum(loss_S, devices.AXIS)
 
 
-def _merged_chunk(run: Callable, copies: int, frequent: _Frequent, merge_every: int, examples, first, n, args,
-                  tree, c, carry):
+def _chunk_steps(run: Callable, copies: int, merge_every: int, draw: Callable, examples, first, n, progress0,
+                 progress_per_token, noise, tree, c, state, loss_S):
+  """Chunk c's steps, with negatives drawn for them: (state, loss_S)."""
+  start = c * merge_every
+  negatives_SxBxK = draw(state, noise)
+  part = negatives_SxBxK.shape[1] // copies
+  negatives_Sxbxk = jax.lax.dynamic_slice_in_dim(negatives_SxBxK, jax.lax.axis_index(devices.AXIS) * part, part, 1)
+  return run(state, examples, first, jnp.minimum(start + merge_every, n), progress0, progress_per_token,
+             negatives_Sxbxk, tree=tree, start=start, loss_S=loss_S)
+
+
+def _merged_chunk(chunk: Callable, copies: int, frequent: _Frequent, c, carry):
   """A `fori_loop` body: chunk c's steps, then the frequent rows merged (carry: the state, the losses, and
   the frequent rows' values at their last merge)."""
   state, loss_S, base = carry
-  start = c * merge_every
-  state, loss_S = run(state, examples, first, jnp.minimum(start + merge_every, n), *args, tree=tree, start=start,
-                      loss_S=loss_S)
+  state, loss_S = chunk(c, state, loss_S)
   base = tuple(None if old is None else _summed_change(old, now, copies)
                for old, now in zip(base, frequent.take(state)))
   return frequent.put(state, base), loss_S, base
@@ -133,6 +148,8 @@ def _summed_change(old: jax.Array, now: jax.Array, copies: int) -> jax.Array:
   faster than one all-reduce of the whole table (docs/performance.md).
   """
   rows = old.shape[0]
+  if rows == 0:
+    return now
   if rows % copies:
     return jax.lax.psum(now, devices.AXIS) - (copies - 1) * old
   part = rows // copies
@@ -172,18 +189,24 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   """
   parts = 1 if layout is None else layout.devices
   run = functools.partial(_run_steps, step, batch_size, steps, parts, schedule=schedule)
-  if merge and layout is not None:
-    run = functools.partial(_merged_run, run, parts, steps, merge_every,
-                            FREQUENT_ROWS if frequent_rows is None else frequent_rows)
   negatives = functools.partial(_negatives, steps=steps, shape=(batch_size, negative), pool=pool)
+  chunked = merge and layout is not None and merge_every is not None
+  if chunked:
+    draw = functools.partial(_negatives, steps=merge_every, shape=(batch_size, negative), pool=pool)
+    run = functools.partial(_chunked_run, run, parts, steps, merge_every,
+                            FREQUENT_ROWS if frequent_rows is None else frequent_rows, draw)
+  elif merge and layout is not None:
+    run = functools.partial(_merged_run, run, parts)
 
   @functools.partial(jax.jit, donate_argnums=(0,))
   def multi_step(state, examples, first, n, progress0, progress_per_token, noise, tree=None):
-    args = (state, examples, first, n, progress0, progress_per_token, negatives(state, noise))
+    draws = noise if chunked else negatives(state, noise)
+    args = (state, examples, first, n, progress0, progress_per_token, draws)
     if layout is None:
       return run(*args, tree=tree)
     specs = state.specs(layout)
-    in_specs = (specs, P(), P(), P(), P(), P(), P(None, devices.AXIS)) + (() if tree is None else (P(),))
+    in_specs = (specs, P(), P(), P(), P(), P(), P() if chunked else P(None, devices.AXIS)) + (
+        () if tree is None else (P(),))
     spread = run if tree is None else (lambda *a: run(*a[:-1], tree=a[-1]))
     return jax.shard_map(spread, mesh=layout.mesh, in_specs=in_specs, out_specs=(specs, P()),
                          check_vma=False)(*args, *(() if tree is None else (tree,)))
