@@ -98,6 +98,7 @@ RUNS = {
     'hs_local2_s4': dict(model='skipgram', hs=True, negative=0, devices=2, local_updates=True, steps_per_call=4),
     'hs_local2_every4': dict(model='skipgram', hs=True, negative=0, devices=2, local_updates=True, merge_every=4),
     'sg_local2': dict(model='skipgram', devices=2, local_updates=True),
+    'sg_local1_every4': dict(model='skipgram', devices=1, local_updates=True, merge_every=4),
     'sg_local2_every8_f100': dict(model='skipgram', devices=2, local_updates=True, merge_every=8,
                                   frequent_rows=100),
     'sg_local2_every4_f100': dict(model='skipgram', devices=2, local_updates=True, merge_every=4,
@@ -197,9 +198,10 @@ def test_local_updates_summed_after_every_step_are_the_synchronous_step(runs, na
 
 @pytest.mark.parametrize('name, reference', [
     ('sg_local2_every4', 'sg_local2_s4'), ('hs_local2_every4', 'hs_local2_s4'),
-    ('sg_local2_every8_f100', 'sg_local2')])
+    ('sg_local2_every8_f100', 'sg_local2'), ('sg_local1_every4', 'sg1')])
 def test_merging_frequent_rows_mid_dispatch_is_merging_them_as_often(runs, name, reference):
-  # Every row frequent: the same as dispatches of merge_every steps; one chunk a dispatch: no change.
+  # Every row frequent: the same as dispatches of merge_every steps; one chunk a dispatch: no change; one
+  # device: the same steps (negatives drawn a chunk at a time are the same negatives).
   _assert_same_training(runs, name, reference)
 
 

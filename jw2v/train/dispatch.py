@@ -114,11 +114,22 @@ def _chunk_steps(run: Callable, copies: int, merge_every: int, draw: Callable, e
                  progress_per_token, noise, tree, c, state, loss_S):
   """Chunk c's steps, with negatives drawn for them: (state, loss_S)."""
   start = c * merge_every
-  negatives_SxBxK = draw(state, noise)
-  part = negatives_SxBxK.shape[1] // copies
-  negatives_Sxbxk = jax.lax.dynamic_slice_in_dim(negatives_SxBxK, jax.lax.axis_index(devices.AXIS) * part, part, 1)
+  negatives_Sxbxk = draw(state, noise)
+  if copies > 1:
+    part = negatives_Sxbxk.shape[1] // copies
+    negatives_Sxbxk = jax.lax.dynamic_slice_in_dim(negatives_Sxbxk, jax.lax.axis_index(devices.AXIS) * part, part, 1)
   return run(state, examples, first, jnp.minimum(start + merge_every, n), progress0, progress_per_token,
              negatives_Sxbxk, tree=tree, start=start, loss_S=loss_S)
+
+
+def _chunked_alone(run: Callable, steps: int, merge_every: int, draw: Callable, state: SparseState, examples, first,
+                   n, progress0, progress_per_token, noise, tree=None):
+  """`_chunked_run` on one device: the chunks' steps, each chunk drawing its own negatives (nothing to
+  merge)."""
+  chunk = functools.partial(_chunk_steps, run, 1, merge_every, draw, examples, first, n, progress0,
+                            progress_per_token, noise, tree)
+  return jax.lax.fori_loop(0, -(-n // merge_every), lambda c, carry: chunk(c, *carry),
+                           (state, jnp.zeros((steps,), jnp.float32)))
 
 
 def _merged_chunk(chunk: Callable, copies: int, frequent: _Frequent, c, carry):
@@ -178,7 +189,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
     merge: with `layout`: `step` works on one device's copy of the tables (made without the layout), and
       the copies' changes are summed at the end of the dispatch (`Config.local_updates`).
     merge_every: with `merge`: the rows of the `frequent_rows` most frequent words are also summed every
-      this many steps (`Config.merge_every`); None: only at the dispatch's end.
+      this many steps (`Config.merge_every`); None: only at the dispatch's end. The negatives are then
+      drawn this many steps at a time (also on one device), not for the whole dispatch at once.
     frequent_rows: see `merge_every` (default `FREQUENT_ROWS`).
 
   Returns:
@@ -190,9 +202,11 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   parts = 1 if layout is None else layout.devices
   run = functools.partial(_run_steps, step, batch_size, steps, parts, schedule=schedule)
   negatives = functools.partial(_negatives, steps=steps, shape=(batch_size, negative), pool=pool)
-  chunked = merge and layout is not None and merge_every is not None
-  if chunked:
-    draw = functools.partial(_negatives, steps=merge_every, shape=(batch_size, negative), pool=pool)
+  chunked = merge and merge_every is not None
+  draw = functools.partial(_negatives, steps=merge_every, shape=(batch_size, negative), pool=pool)
+  if chunked and layout is None:
+    run = functools.partial(_chunked_alone, run, steps, merge_every, draw)
+  elif chunked:
     run = functools.partial(_chunked_run, run, parts, steps, merge_every,
                             FREQUENT_ROWS if frequent_rows is None else frequent_rows, draw)
   elif merge and layout is not None:
