@@ -114,10 +114,10 @@ def _chunk_steps(run: Callable, copies: int, merge_every: int, draw: Callable, e
                  progress_per_token, noise, tree, c, state, loss_S):
   """Chunk c's steps, with negatives drawn for them: (state, loss_S)."""
   start = c * merge_every
-  negatives_Sxbxk = draw(state, noise)
-  if copies > 1:
-    part = negatives_Sxbxk.shape[1] // copies
-    negatives_Sxbxk = jax.lax.dynamic_slice_in_dim(negatives_Sxbxk, jax.lax.axis_index(devices.AXIS) * part, part, 1)
+  negatives_SxBxK = draw(state, noise)
+  part = negatives_SxBxK.shape[1] // copies
+  negatives_Sxbxk = negatives_SxBxK if copies == 1 else jax.lax.dynamic_slice_in_dim(
+      negatives_SxBxK, jax.lax.axis_index(devices.AXIS) * part, part, axis=1)
   return run(state, examples, first, jnp.minimum(start + merge_every, n), progress0, progress_per_token,
              negatives_Sxbxk, tree=tree, start=start, loss_S=loss_S)
 
