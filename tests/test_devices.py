@@ -32,12 +32,13 @@ import numpy as np
 import jw2v, jax
 from jw2v.train import dispatch
 assert len(jax.devices()) == 4, jax.devices()
+frequent_rows = dispatch.FREQUENT_ROWS
 corpora = {words: jw2v.synthetic_corpus(30_000, words, seed=5) for words in (500, 499)}
 runs = json.loads(sys.argv[2])
 out = {}
 for name, kw in runs.items():
   stop_after = kw.pop('stop_after', None)
-  dispatch.FREQUENT_ROWS = kw.pop('frequent_rows', 16384)
+  dispatch.FREQUENT_ROWS = kw.pop('frequent_rows', frequent_rows)
   corpus, vocab = corpora[kw.pop('words', 500)]
   config = jw2v.Config(**{**dict(dim=16, min_count=1, epochs=2, batch_size=128, block_tokens=4096, steps_per_call=8), **kw})
   resume = None

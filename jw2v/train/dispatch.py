@@ -97,14 +97,17 @@ def _chunked_run(run: Callable, copies: int, steps: int, merge_every: int, frequ
   the last the frequent rows (`_Frequent`) are merged, against their values at the previous merge, and
   after the last the whole tables, as `_merged_run` merges them (the frequent rows against their last
   merge). Each chunk draws its own steps' negatives (`draw`, the global batch's; this device takes its
-  part), so that a dispatch of many steps that its block cuts short draws no more than it uses.
+  part), so that a dispatch of many steps that its block cuts short draws no more than it uses. With one
+  copy (one device, outside `shard_map`) only the chunks' steps run.
   """
-  frequent = _Frequent.of_state(state, frequent_rows)
   chunk = functools.partial(_chunk_steps, run, copies, merge_every, draw, examples, first, n, progress0,
                             progress_per_token, noise, tree)
+  chunks, loss_S = -(-n // merge_every), jnp.zeros((steps,), jnp.float32)
+  if copies == 1:  # one device: nothing to merge
+    return jax.lax.fori_loop(0, chunks, lambda c, carry: chunk(c, *carry), (state, loss_S))
+  frequent = _Frequent.of_state(state, frequent_rows)
   merged_chunk = functools.partial(_merged_chunk, chunk, copies, frequent)
-  chunks = -(-n // merge_every)
-  carry = (state, jnp.zeros((steps,), jnp.float32), frequent.take(state))
+  carry = (state, loss_S, frequent.take(state))
   new, loss_S, base = jax.lax.fori_loop(0, chunks - 1, merged_chunk, carry)
   new, loss_S = chunk(jnp.maximum(chunks - 1, 0), new, loss_S)
   return _merged(frequent.put(state, base), new, copies), jax.lax.psum(loss_S, devices.AXIS)
@@ -120,16 +123,6 @@ def _chunk_steps(run: Callable, copies: int, merge_every: int, draw: Callable, e
       negatives_SxBxK, jax.lax.axis_index(devices.AXIS) * part, part, axis=1)
   return run(state, examples, first, jnp.minimum(start + merge_every, n), progress0, progress_per_token,
              negatives_Sxbxk, tree=tree, start=start, loss_S=loss_S)
-
-
-def _chunked_alone(run: Callable, steps: int, merge_every: int, draw: Callable, state: SparseState, examples, first,
-                   n, progress0, progress_per_token, noise, tree=None):
-  """`_chunked_run` on one device: the chunks' steps, each chunk drawing its own negatives (nothing to
-  merge)."""
-  chunk = functools.partial(_chunk_steps, run, 1, merge_every, draw, examples, first, n, progress0,
-                            progress_per_token, noise, tree)
-  return jax.lax.fori_loop(0, -(-n // merge_every), lambda c, carry: chunk(c, *carry),
-                           (state, jnp.zeros((steps,), jnp.float32)))
 
 
 def _merged_chunk(chunk: Callable, copies: int, frequent: _Frequent, c, carry):
@@ -159,8 +152,6 @@ def _summed_change(old: jax.Array, now: jax.Array, copies: int) -> jax.Array:
   faster than one all-reduce of the whole table (docs/performance.md).
   """
   rows = old.shape[0]
-  if rows == 0:
-    return now
   if rows % copies:
     return jax.lax.psum(now, devices.AXIS) - (copies - 1) * old
   part = rows // copies
@@ -203,10 +194,8 @@ def make_multi_step(step: Callable, schedule: optax.Schedule, *, negative: int, 
   run = functools.partial(_run_steps, step, batch_size, steps, parts, schedule=schedule)
   negatives = functools.partial(_negatives, steps=steps, shape=(batch_size, negative), pool=pool)
   chunked = merge and merge_every is not None
-  draw = functools.partial(_negatives, steps=merge_every, shape=(batch_size, negative), pool=pool)
-  if chunked and layout is None:
-    run = functools.partial(_chunked_alone, run, steps, merge_every, draw)
-  elif chunked:
+  if chunked:
+    draw = functools.partial(_negatives, steps=merge_every, shape=(batch_size, negative), pool=pool)
     run = functools.partial(_chunked_run, run, parts, steps, merge_every,
                             FREQUENT_ROWS if frequent_rows is None else frequent_rows, draw)
   elif merge and layout is not None:
